@@ -1,0 +1,253 @@
+"""The application side of one FastCGI connection, without I/O: feed it bytes, get events; ask it for bytes to send.
+
+``ServerConnection`` serves one request at a time, which is all Apache ever asks for (request id 1, no
+multiplexing, apache-fastcgi.md §1.4). It answers what the spec says the application answers on its own (management
+records, refused requests) by queueing bytes for ``data_to_send()``, so the caller only handles requests. It is not
+thread-safe: one owner at a time, which matches the server's hand-off of a connection from its selector loop to a
+pool thread. Once it has raised a ``ProtocolError`` with ``close=True`` it refuses further input, because the byte
+stream can no longer be framed.
+"""
+
+from __future__ import annotations
+
+from typing import Collection, Dict, List, Optional
+
+from .constants import (
+    DEFAULT_MAX_CONNS,
+    DEFAULT_MAX_PARAMS_SIZE,
+    DEFAULT_MAX_REQS,
+    FCGI_ABORT_REQUEST,
+    FCGI_AUTHORIZER,
+    FCGI_BEGIN_REQUEST,
+    FCGI_CANT_MPX_CONN,
+    FCGI_END_REQUEST,
+    FCGI_GET_VALUES,
+    FCGI_GET_VALUES_RESULT,
+    FCGI_MAX_CONNS,
+    FCGI_MAX_REQS,
+    FCGI_MPXS_CONNS,
+    FCGI_NULL_REQUEST_ID,
+    FCGI_PARAMS,
+    FCGI_REQUEST_COMPLETE,
+    FCGI_RESPONDER,
+    FCGI_STDERR,
+    FCGI_STDIN,
+    FCGI_STDOUT,
+    FCGI_UNKNOWN_ROLE,
+    FCGI_UNKNOWN_TYPE,
+    role_name,
+)
+from .errors import ProtocolError
+from .events import (
+    DataEnded,
+    DataReceived,
+    Event,
+    ParamsReceived,
+    RequestAborted,
+    RequestBegun,
+    StdinEnded,
+    StdinReceived,
+)
+from .records import (
+    Buffer,
+    Record,
+    decode_pairs,
+    describe,
+    encode_pairs,
+    pack_end_request_body,
+    pack_record,
+    pack_stream,
+    pack_unknown_type_body,
+    read_record,
+    unpack_begin_request_body,
+)
+from .state import INPUT_STREAMS, ROLE_RULES, RequestState
+
+DEFAULT_ROLES = frozenset({FCGI_RESPONDER, FCGI_AUTHORIZER})
+
+
+class ServerConnection:
+    """The FastCGI application's half of one transport connection.
+
+    ``keep_conn`` is a property: the FCGI_KEEP_CONN flag of the active request, or of the last one once
+    ``end_request`` finished it. When it is False after ``end_request``, the caller closes the connection once the
+    returned bytes are written (spec §5.1).
+    """
+
+    def __init__(
+        self,
+        roles: Collection[int] = DEFAULT_ROLES,
+        max_params_size: int = DEFAULT_MAX_PARAMS_SIZE,
+        max_conns: int = DEFAULT_MAX_CONNS,
+        max_reqs: int = DEFAULT_MAX_REQS,
+    ) -> None:
+        unknown = set(roles) - set(ROLE_RULES)
+        if unknown:
+            raise ValueError(f"unknown FastCGI roles {sorted(unknown)}; known: {sorted(ROLE_RULES)}")
+        if max_params_size < 0 or max_conns < 0 or max_reqs < 0:
+            raise ValueError("max_params_size, max_conns and max_reqs cannot be negative")
+        self.roles: frozenset[int] = frozenset(roles)
+        self.max_params_size: int = max_params_size
+        # Spec §4.1. We never multiplex, so FCGI_MPXS_CONNS is always "0".
+        self._values: Dict[bytes, bytes] = {
+            FCGI_MAX_CONNS: str(max_conns).encode("ascii"),
+            FCGI_MAX_REQS: str(max_reqs).encode("ascii"),
+            FCGI_MPXS_CONNS: b"0",
+        }
+        self._buffer = bytearray()
+        self._outgoing: List[bytes] = []
+        self._request: Optional[RequestState] = None
+        self._keep_conn = False
+        self._error: Optional[ProtocolError] = None
+
+    @property
+    def keep_conn(self) -> bool:
+        """FCGI_KEEP_CONN of the active request, or of the last one after it ended; False before any request."""
+        return self._keep_conn
+
+    @property
+    def request_id(self) -> Optional[int]:
+        """The id of the active request, or None between requests."""
+        return None if self._request is None else self._request.request_id
+
+    @property
+    def idle(self) -> bool:
+        """True with no active request, no partial record buffered and nothing queued to send.
+
+        Only an idle connection can be handed to another process or parked: nothing of it lives in this object.
+        """
+        return self._request is None and not self._buffer and not self._outgoing
+
+    def receive_data(self, data: Buffer) -> List[Event]:
+        """Consume bytes from the web server (any chunking); return the events of every record they completed.
+
+        Answers to management records and refusals are queued for ``data_to_send()``, which the caller should drain
+        after each call. Raises ``ProtocolError`` (``close=True``) for anything malformed or out of order.
+        """
+        if self._error is not None:
+            raise ProtocolError(f"connection already failed: {self._error.message}")
+        self._buffer += data
+        events: List[Event] = []
+        offset = 0
+        try:
+            while True:
+                record, offset = read_record(self._buffer, offset)
+                if record is None:
+                    break
+                self._handle_record(record, events)
+        except ProtocolError as exc:
+            self._error = exc
+            raise
+        finally:
+            del self._buffer[:offset]
+        return events
+
+    def data_to_send(self) -> bytes:
+        """The bytes this object queued on its own (management answers, refused requests), then forgets them."""
+        out = b"".join(self._outgoing)
+        self._outgoing.clear()
+        return out
+
+    def send_stdout(self, request_id: int, data: Buffer) -> bytes:
+        """FCGI_STDOUT records carrying ``data`` (at most 65535 bytes each), as one byte string; b"" for no data."""
+        self._active(request_id, "send FCGI_STDOUT")
+        return pack_stream(FCGI_STDOUT, request_id, data)
+
+    def send_stderr(self, request_id: int, data: Buffer) -> bytes:
+        """FCGI_STDERR records carrying ``data``, as one byte string; b"" for no data."""
+        request = self._active(request_id, "send FCGI_STDERR")
+        if len(data):
+            request.stderr_sent = True
+        return pack_stream(FCGI_STDERR, request_id, data)
+
+    def end_request(
+        self, request_id: int, app_status: int = 0, protocol_status: int = FCGI_REQUEST_COMPLETE
+    ) -> bytes:
+        """Close the output streams and finish the request: empty FCGI_STDOUT, empty FCGI_STDERR if stderr was
+        written, then FCGI_END_REQUEST. Records of this request that still arrive afterwards are ignored."""
+        request = self._active(request_id, "end")
+        body = pack_end_request_body(app_status, protocol_status)
+        parts = [pack_record(FCGI_STDOUT, request_id)]
+        if request.stderr_sent:
+            parts.append(pack_record(FCGI_STDERR, request_id))
+        parts.append(pack_record(FCGI_END_REQUEST, request_id, body))
+        self._request = None
+        return b"".join(parts)
+
+    def _active(self, request_id: int, action: str) -> RequestState:
+        request = self._request
+        if request is None or request.request_id != request_id:
+            raise ProtocolError(f"cannot {action} request {request_id}: it is not active", close=False)
+        return request
+
+    def _handle_record(self, record: Record, events: List[Event]) -> None:
+        if record.request_id == FCGI_NULL_REQUEST_ID:
+            self._handle_management(record)
+        elif record.type == FCGI_BEGIN_REQUEST:
+            self._handle_begin(record, events)
+        elif self._request is None or self._request.request_id != record.request_id:
+            # Spec §3.3: records of inactive requests are ignored. This is also what absorbs the FCGI_STDIN that
+            # Apache still had in flight when we ended a request before reading its whole body.
+            return
+        elif record.type == FCGI_ABORT_REQUEST:
+            if not self._request.aborted:
+                self._request.aborted = True
+                events.append(RequestAborted(record.request_id))
+        elif record.type in INPUT_STREAMS:
+            self._handle_input(self._request, record, events)
+        else:
+            raise ProtocolError(f"{describe(record.type, record.request_id)} is not a record a web server sends")
+
+    def _handle_management(self, record: Record) -> None:
+        """Spec §4: answer FCGI_GET_VALUES with the variables asked for that we know; anything else is unknown."""
+        if record.type == FCGI_GET_VALUES:
+            asked = decode_pairs(record.content)
+            answer = [(name, self._values[name]) for name in asked if name in self._values]
+            self._outgoing.append(pack_record(FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encode_pairs(answer)))
+        else:
+            body = pack_unknown_type_body(record.type)
+            self._outgoing.append(pack_record(FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, body))
+
+    def _handle_begin(self, record: Record, events: List[Event]) -> None:
+        role, keep_conn = unpack_begin_request_body(record.content)
+        active = self._request
+        if active is not None:
+            if active.request_id == record.request_id:
+                raise ProtocolError(f"FCGI_BEGIN_REQUEST for request {record.request_id}, which is already active")
+            self._refuse(record.request_id, FCGI_CANT_MPX_CONN)
+        elif role not in self.roles:
+            self._refuse(record.request_id, FCGI_UNKNOWN_ROLE)
+        else:
+            self._request = RequestState(record.request_id, role, keep_conn)
+            self._keep_conn = keep_conn
+            events.append(RequestBegun(record.request_id, role, keep_conn))
+
+    def _refuse(self, request_id: int, protocol_status: int) -> None:
+        # Spec §5.5: a refused request gets FCGI_END_REQUEST alone; it never became active.
+        body = pack_end_request_body(0, protocol_status)
+        self._outgoing.append(pack_record(FCGI_END_REQUEST, request_id, body))
+
+    def _handle_input(self, request: RequestState, record: Record, events: List[Event]) -> None:
+        empty = not record.content
+        rid = request.request_id
+        if not request.accept(record.type, empty):
+            return
+        if record.type == FCGI_PARAMS:
+            self._handle_params(request, record.content, events)
+        elif record.type == FCGI_STDIN:
+            events.append(StdinEnded(rid) if empty else StdinReceived(rid, record.content))
+        else:
+            events.append(DataEnded(rid) if empty else DataReceived(rid, record.content))
+
+    def _handle_params(self, request: RequestState, content: bytes, events: List[Event]) -> None:
+        if content:
+            request.params += content
+            if len(request.params) > self.max_params_size:
+                raise ProtocolError(
+                    f"FCGI_PARAMS of request {request.request_id} exceed max_params_size "
+                    f"({self.max_params_size} bytes, {role_name(request.role)})"
+                )
+            return
+        params = decode_pairs(request.params)
+        request.params = bytearray()
+        events.append(ParamsReceived(request.request_id, params))
