@@ -1,0 +1,233 @@
+"""Throughput and tail latency of the daemon against its anchors, measured with wrk through real Apache in one run.
+
+Ratios only mean something within one run on one machine, so every target is measured here, one after the other:
+the seed handler (tests/e2e/handlers/hello.py) through the daemon with a pooled worker (`enablereuse=on`) and with a
+connection per request; the same handler under real mod_python (its own prefork Apache: mod_python and mod_wsgi refuse
+to share one); a WSGI hello under mod_wsgi daemon mode (`processes=2 threads=15`, the anchor every ratio is taken
+against); the same WSGI hello under flup's threaded FastCGI server behind mod_proxy_fcgi (one connection per request:
+flup pins a thread per kept connection, reference/apache-fastcgi.md §0); and a static file. Each target is checked for
+a 200 "Hello World!" before wrk runs, then warmed up.
+
+    .venv/bin/python benchmarks/bench.py [--duration 10] [--targets mod_wsgi,flup,...] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from e2e.harness import (HANDLERS_DIR, HELLO, ApacheFactory, ApacheServer, ManagedProcess,  # noqa: E402
+                         free_port, http_request, make_run_dir, missing_apache, remove_run_dir, start_daemon,
+                         start_flup)
+from fcgi_handlers.apacheconf import Backend, section, worker_block  # noqa: E402
+
+TARGETS = ("daemon-reuse", "daemon-plain", "mod_python", "mod_wsgi", "flup", "static")
+ANCHOR = "mod_wsgi"
+# (target, anchor, minimum ratio): the daemon must keep up with mod_wsgi daemon mode and clearly beat flup.
+GOALS = (("daemon-reuse", "mod_wsgi", 0.8), ("daemon-plain", "mod_wsgi", 0.8),
+         ("daemon-reuse", "flup", 3.0), ("daemon-plain", "flup", 3.0))
+WSGI_HELLO = ("def application(environ, start_response):\n"
+              "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '12')])\n"
+              "    return [b'Hello World!']\n")
+# Prefork starts as many children as wrk has connections, so mod_python is not measured while Apache forks.
+PREFORK_LINES = ["StartServers 16", "MinSpareServers 16", "MaxSpareServers 32"]
+
+
+@dataclass
+class Result:
+    """One target's measurement; `error` is set instead when it could not be measured."""
+
+    target: str
+    url: str = ""
+    rps: Optional[float] = None
+    p99_ms: Optional[float] = None
+    requests: Optional[int] = None
+    non_2xx: int = 0
+    socket_errors: int = 0
+    error: Optional[str] = None
+
+
+def parse_wrk(output: str) -> tuple[float, float, int, int, int]:
+    """(req/s, p99 in ms, requests, non-2xx/3xx responses, socket errors) from `wrk --latency` output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
+    total = re.search(r"(\d+) requests in", output)
+    if not (rps and p99 and total):
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[p99.group(2)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return (float(rps.group(1)), float(p99.group(1)) * scale, int(total.group(1)),
+            int(non_2xx.group(1)) if non_2xx else 0, sum(map(int, errors.groups())) if errors else 0)
+
+
+def run_wrk(url: str, args: argparse.Namespace, duration: int) -> str:
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s", "--latency", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    if done.returncode != 0:
+        raise ValueError(f"{shlex.join(argv)} exited with {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace) -> Result:
+    result = Result(target, server.url(path))
+    response = http_request(server.port, "GET", path)
+    if response.status != 200 or response.body != HELLO:
+        result.error = f"GET {path} gave {response.status} {response.body[:80]!r}"
+        return result
+    try:
+        if args.warmup > 0:
+            run_wrk(result.url, args, args.warmup)
+        rps, p99, total, non_2xx, errors = parse_wrk(run_wrk(result.url, args, args.duration))
+    except (ValueError, subprocess.TimeoutExpired) as exc:
+        result.error = str(exc).splitlines()[0]
+        return result
+    result.rps, result.p99_ms, result.requests, result.non_2xx, result.socket_errors = rps, p99, total, non_2xx, errors
+    return result
+
+
+def daemon_blocks(port: int) -> list[str]:
+    """Two distinct workers on the one daemon: pooled and per-request connections (Apache shares workers by URL)."""
+    backend, blocks = Backend(port=port), []
+    for name, reuse in (("reuse", True), ("plain", False)):
+        blocks.append(worker_block(backend, path=f"/{name}/", reuse=reuse))
+        blocks.append(section("Location", f"/daemon-{name}/", [f'ProxyPass "{backend.worker_url(f"/{name}/")}"',
+                                                               'SetEnv PythonHandler "hello"']))
+    return blocks
+
+
+def start_event_apache(factory: ApacheFactory, targets: set[str], daemon_port: int, flup_port: int) -> ApacheServer:
+    """The Apache for everything but mod_python: daemon routes, flup, mod_wsgi daemon mode, the static file."""
+    blocks = daemon_blocks(daemon_port) if targets & {"daemon-reuse", "daemon-plain"} else []
+    blocks.append(section("Location", "/flup/", [f'ProxyPass "{Backend(port=flup_port).worker_url()}"']))
+    global_lines = [
+        'WSGISocketPrefix "@RUN_DIR@/wsgi"',
+        "WSGIDaemonProcess hello processes=2 threads=15 display-name=bench-wsgi",
+        'WSGIScriptAlias /wsgi "@DOCROOT@/hello.wsgi" process-group=hello application-group=%{GLOBAL}',
+    ]
+    return factory.start(blocks, name="bench", modules=["wsgi"], global_lines=global_lines, log_level="warn",
+                         static_files={"hello.wsgi": WSGI_HELLO.encode(), "static/hello.txt": HELLO})
+
+
+def start_mod_python_apache(factory: ApacheFactory) -> ApacheServer:
+    block = section("Location", "/mp/", ["SetHandler mod_python", "PythonHandler hello"])
+    return factory.start([block], name="bench-mod_python", mpm="prefork", modules=["python"], log_level="warn",
+                         global_lines=[f"PythonPath \"['{HANDLERS_DIR}'] + sys.path\"", *PREFORK_LINES])
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    """Start every server the chosen targets need, measure the targets in a fixed order, stop everything."""
+    targets = set(args.targets)
+    results: dict[str, Result] = {}
+    factory, log_dir = ApacheFactory(), make_run_dir("bench-backends")
+    backends: list[ManagedProcess] = []
+    try:
+        daemon_port, flup_port = free_port(), free_port()
+        if targets & {"daemon-reuse", "daemon-plain"}:
+            try:
+                backends.append(start_daemon(daemon_port, log_dir, extra_args=shlex.split(args.daemon_args)))
+            except RuntimeError as exc:
+                for name in ("daemon-reuse", "daemon-plain"):
+                    results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
+        if "flup" in targets:
+            backends.append(start_flup(flup_port, log_dir, "hello"))
+        event = start_event_apache(factory, targets, daemon_port, flup_port)
+        paths = {"daemon-reuse": "/daemon-reuse/", "daemon-plain": "/daemon-plain/", "mod_wsgi": "/wsgi",
+                 "flup": "/flup/", "static": "/static/hello.txt"}
+        for target in (t for t in TARGETS if t in targets and t in paths and t not in results):
+            results[target] = measure(target, event, paths[target], args)
+        if "mod_python" in targets:
+            results["mod_python"] = measure("mod_python", start_mod_python_apache(factory), "/mp/", args)
+    finally:
+        factory.stop_all()
+        for process in backends:
+            process.stop()
+        remove_run_dir(log_dir)
+    return [results[t] for t in TARGETS if t in results]
+
+
+def ratio(results: Sequence[Result], target: str, anchor: str) -> Optional[float]:
+    by_name = {r.target: r for r in results}
+    a, b = by_name.get(target), by_name.get(anchor)
+    if a is None or b is None or a.rps is None or not b.rps:
+        return None
+    return a.rps / b.rps
+
+
+def goal_lines(results: Sequence[Result]) -> list[str]:
+    lines = []
+    for target, anchor, minimum in GOALS:
+        value = ratio(results, target, anchor)
+        verdict = "SKIP (not measured)" if value is None else "PASS" if value >= minimum else "FAIL"
+        shown = "-" if value is None else f"{value:.2f}x"
+        lines.append(f"{verdict:<20} {target} >= {minimum}x {anchor}: {shown}")
+    return lines
+
+
+def table(results: Sequence[Result]) -> str:
+    lines = [f"{'target':<14}{'req/s':>10}{'p99 ms':>10}{'vs ' + ANCHOR:>13}  notes"]
+    for r in results:
+        if r.error:
+            lines.append(f"{r.target:<14}{'-':>10}{'-':>10}{'-':>13}  {r.error}")
+            continue
+        value = ratio(results, r.target, ANCHOR)
+        notes = ", ".join(f"{n} {label}" for n, label in ((r.non_2xx, "non-2xx"), (r.socket_errors, "socket errors"))
+                          if n)
+        lines.append(f"{r.target:<14}{r.rps:>10.0f}{r.p99_ms:>10.2f}"
+                     f"{'-' if value is None else f'{value:.2f}x':>13}  {notes}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds wrk measures each target (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first, 0 for none "
+                        "(default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    parser.add_argument("--targets", default=",".join(TARGETS),
+                        help=f"comma-separated subset of {','.join(TARGETS)}")
+    parser.add_argument("--daemon-args", default="--workers 2 --threads 15",
+                        help="extra `fcgi_handlers serve` arguments (default mirrors mod_wsgi's processes/threads)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = parser.parse_args(argv)
+    args.targets = [t for t in args.targets.split(",") if t]
+    unknown = set(args.targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    missing = missing_apache("wsgi", "python", "mpm_prefork") + ([] if shutil.which("wrk") else ["wrk"])
+    if missing:
+        print(f"bench: not installed: {', '.join(missing)} (run scripts/install-system-deps.sh)", file=sys.stderr)
+        return 2
+    results = run(args)
+    settings = {"wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "warmup_s": args.warmup,
+                "daemon_args": args.daemon_args, "cpus": os.cpu_count()}
+    if args.json:
+        print(json.dumps({"settings": settings, "results": [asdict(r) for r in results],
+                          "ratios_to_" + ANCHOR: {r.target: ratio(results, r.target, ANCHOR) for r in results},
+                          "goals": goal_lines(results)}, indent=2))
+    else:
+        print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), {settings['cpus']} CPUs\n")
+        print(table(results) + "\n")
+        print("\n".join(goal_lines(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's test command, for a fresh Debian/Ubuntu machine: installs the system packages
+# (scripts/install-system-deps.sh), creates .venv if missing, installs the project with its test extras, then runs
+# `python -m pytest` with this script's arguments. The exit status is pytest's, except that "no tests collected"
+# (pytest's 5) fails with 1: a run that tested nothing must not pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-system-deps.sh
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian splits venv/ensurepip out of python3; install-system-deps.sh covers only the Apache side.
+    echo "test.sh: installing python3-venv" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  fi
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when pyproject.toml changed since the last install, so reruns work offline.
+stamp=.venv/.fcgi-handlers-pyproject.sha256
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "test.sh: pytest collected no tests; failing" >&2
+  exit 1
+fi
+exit "$status"

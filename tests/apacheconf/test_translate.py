@@ -1,0 +1,134 @@
+"""The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apacheconf).
+
+Expected merges follow mod_python's rules (reference/mod_python-behaviour.md §1.1, §2): handler lists in one section
+append, PythonOption and flags take the last value, a section nested inside another is its own scope.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fcgi_handlers.apacheconf import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+
+from .test_apacheconf import parse
+
+BACKEND = Backend(port=9123)
+
+
+def setenv(lines: list[str]) -> dict[str, str]:
+    """The SetEnv name -> value map a translated block defines; a name set twice is an error here."""
+    found: dict[str, str] = {}
+    for words in parse("\n".join(lines)).directives("SetEnv"):
+        assert words[0] not in found, f"{words[0]} set twice"
+        found[words[0]] = words[1]
+    return found
+
+
+def test_handler_lists_append_within_a_block() -> None:
+    lines = mod_python_to_daemon(["PythonHandler a b", "PythonFixupHandler f", "pythonhandler c::fn"], BACKEND)
+    assert setenv(lines) == {"PythonHandler": "a b c::fn", "PythonFixupHandler": "f"}
+
+
+def test_options_and_flags_take_the_last_value() -> None:
+    lines = mod_python_to_daemon(['PythonOption k "first value"', "PythonOption k second", "PythonOption gone",
+                                  "PythonDebug on", "PythonDebug OFF", "PythonAutoReload Off",
+                                  'PythonPath "sys.path + [\'/a\']"', "PythonInterpreter one",
+                                  "PythonInterpreter two", "PythonEnablePdb Off"], BACKEND)
+    assert setenv(lines) == {"PythonOption.k": "second", "PythonOption.gone": "", "PythonDebug": "Off",
+                             "PythonAutoReload": "Off", "PythonPath": "sys.path + ['/a']",
+                             "PythonInterpreter": "two", "PythonEnablePdb": "Off"}
+
+
+def test_extension_lists_are_carried_as_written() -> None:
+    lines = mod_python_to_daemon(["PythonHandler pub | .py", "PythonHandler more | .py", "PythonHandler pub more |"
+                                  " .psp", "PythonFixupHandler f"], BACKEND)
+    assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
+
+
+@pytest.mark.parametrize("lines", [["PythonHandler pub | .py", "PythonHandler plain"],
+                                   ["PythonHandler a | .py", "PythonHandler b | .psp"]])
+def test_handler_lists_one_param_cannot_hold_are_refused(lines: list[str]) -> None:
+    with pytest.raises(UnsupportedDirective, match="PythonHandler"):
+        mod_python_to_daemon(lines, BACKEND)
+
+
+@pytest.mark.parametrize("handler", ["mod_python", "python-program"])
+def test_sethandler_becomes_proxypass_in_location_and_sethandler_elsewhere(handler: str) -> None:
+    in_location = parse("\n".join(mod_python_to_daemon([f"SetHandler {handler}"], BACKEND, container="Location")))
+    assert in_location.directives("ProxyPass") == [[BACKEND.worker_url()]]
+    assert not in_location.directives("SetHandler")
+    for container, route in [("Directory", "auto"), ("Location", "sethandler"), ("Files", "auto")]:
+        tree = parse("\n".join(mod_python_to_daemon([f"SetHandler {handler}"], BACKEND, container=container,
+                                                    route=route)))  # type: ignore[arg-type]
+        assert tree.directives("SetHandler") == [[BACKEND.handler_name()]]
+        assert not tree.directives("ProxyPass")
+
+
+def test_proxypass_route_outside_location_is_refused() -> None:
+    with pytest.raises(ValueError):
+        mod_python_to_daemon(["SetHandler mod_python"], BACKEND, container="Directory", route="proxypass")
+
+
+def test_addhandler_keeps_its_extensions() -> None:
+    tree = parse("\n".join(mod_python_to_daemon(["AddHandler mod_python .py .psp"], BACKEND, container="Directory")))
+    assert tree.directives("AddHandler") == [[BACKEND.handler_name(), ".py", ".psp"]]
+
+
+def test_other_lines_pass_through_in_place() -> None:
+    lines = mod_python_to_daemon(["# a comment", "AuthType Basic", "PythonHandler h", "Require valid-user",
+                                  "SetHandler default-handler"], BACKEND)
+    assert lines == ["# a comment", "AuthType Basic", 'SetEnv PythonHandler "h"', "Require valid-user",
+                     "SetHandler default-handler"]
+
+
+def test_continuation_lines_are_joined() -> None:
+    assert setenv(mod_python_to_daemon(["PythonHandler a \\", "    b"], BACKEND)) == {"PythonHandler": "a b"}
+
+
+@pytest.mark.parametrize("line", ["PythonImport mod main_interpreter", "PythonOutputFilter f F",
+                                  "PythonInputFilter f F", "PythonConnectionHandler c", "PythonTransHandler t",
+                                  "PythonPostReadRequestHandler p", "PythonOptimize On"])
+def test_directives_a_block_cannot_carry_are_refused(line: str) -> None:
+    with pytest.raises(UnsupportedDirective, match=line.split()[0]):
+        mod_python_to_daemon([line], BACKEND)
+
+
+@pytest.mark.parametrize("line", ["PythonDebug maybe", "PythonOption", "PythonOption a b c", "PythonPath",
+                                  "PythonHandler", "PythonHandler h |", "PythonHandler h | py",
+                                  "PythonOption 'two words' v"])
+def test_malformed_directives_are_refused(line: str) -> None:
+    with pytest.raises(ValueError):
+        mod_python_to_daemon([line], BACKEND)
+
+
+def test_block_translation_scopes_nested_sections() -> None:
+    block = '''<Directory "/srv/py">
+        SetHandler mod_python
+        PythonHandler outer
+        <Files "special.py">
+            PythonHandler inner
+            PythonDebug On
+        </Files>
+        PythonHandler after
+    </Directory>'''
+    tree = parse(mod_python_block_to_daemon(block, BACKEND))
+    (directory,) = tree.sections("Directory")
+    assert directory.arg == "/srv/py"
+    assert directory.directives("SetHandler") == [[BACKEND.handler_name()]]
+    assert directory.directives("SetEnv") == [["PythonHandler", "outer after"]]
+    (files,) = directory.sections("Files")
+    assert files.arg == "special.py"
+    assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"]]
+
+
+def test_location_block_translation_uses_proxypass() -> None:
+    block = '<Location "/app/">\nSetHandler mod_python\nPythonHandler hello\n</Location>'
+    (location,) = parse(mod_python_block_to_daemon(block, Backend(socket="/run/x.sock"))).sections("Location")
+    assert location.directives("ProxyPass") == [["unix:/run/x.sock|fcgi://localhost/"]]
+    assert location.directives("SetEnv") == [["PythonHandler", "hello"]]
+
+
+@pytest.mark.parametrize("block", ["PythonHandler h", '<Location "/">\nPythonHandler h',
+                                   '<Location "/">\n<Files "x">\n</Location>', '<Location "/">\n</Files>\n</Location>'])
+def test_block_translation_rejects_unbalanced_input(block: str) -> None:
+    with pytest.raises(ValueError):
+        mod_python_block_to_daemon(block, BACKEND)
