@@ -1,0 +1,108 @@
+"""The `fcgi-handlers` command: serve, apache-config, demo, ping.
+
+Each subcommand is a thin function over a library call, so the tests drive the same code paths as a user's shell.
+Exit codes: 0 success, 1 failure (a ping that got no answer), 2 bad usage or configuration (the message says which
+setting and why).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+from fcgi_handlers import __version__, config
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fcgi_handlers.app import make_app
+    from fcgi_handlers.server import Arbiter
+    from fcgi_handlers.server.settings import Settings
+
+    cfg = config.from_namespace(args)
+    settings = Settings(
+        bind=cfg.bind, workers=cfg.workers, threads=cfg.threads, socket_mode=cfg.socket_mode,
+        graceful_timeout=cfg.graceful_timeout, max_params_size=cfg.max_params_size,
+        stdin_spool_threshold=cfg.spool_threshold, max_requests=cfg.max_requests,
+        log_level="debug" if cfg.debug else "info",
+    )
+    logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
+                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    return Arbiter(settings, lambda: make_app(cfg)).run() or 0
+
+
+def _apache_config(args: argparse.Namespace) -> int:
+    from fcgi_handlers.apacheconf import Backend, include_snippet
+
+    snippet = include_snippet(Backend.from_bind(args.bind), location=args.location, handler=args.handler,
+                              directory=args.directory, pool_max=args.pool_max)
+    sys.stdout.write(snippet)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fcgi_handlers.demo import run_demo
+
+    return run_demo(port=args.port, daemon_port=args.daemon_port, handlers=args.handlers)
+
+
+def _ping(args: argparse.Namespace) -> int:
+    from fcgi_handlers.client import get_values
+
+    try:
+        values = get_values(args.address, [b"FCGI_MAX_CONNS", b"FCGI_MAX_REQS", b"FCGI_MPXS_CONNS"],
+                            timeout=args.timeout)
+    except (OSError, ValueError) as exc:
+        print(f"ping {args.address}: no FastCGI answer: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"ping {args.address}: ok " + " ".join(f"{k.decode()}={v.decode()}" for k, v in values.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fcgi-handlers", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"fcgi-handlers {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the FastCGI daemon")
+    config.add_arguments(serve)
+    serve.set_defaults(func=_serve)
+
+    snippet = commands.add_parser("apache-config", help="print an Apache snippet to Include")
+    snippet.add_argument("--bind", default="127.0.0.1:9000", help="the daemon's address (HOST:PORT or unix:PATH)")
+    snippet.add_argument("--location", default="/app/", help="URL prefix of the ProxyPass example")
+    snippet.add_argument("--handler", default="hello", help="PythonHandler of the examples")
+    snippet.add_argument("--directory", default="/var/www/python", help="directory of the SetHandler example")
+    snippet.add_argument("--pool-max", type=int, default=25, help="kept connections per Apache child")
+    snippet.set_defaults(func=_apache_config)
+
+    demo = commands.add_parser("demo", help="serve the example handlers through a private Apache on loopback")
+    demo.add_argument("--port", type=int, default=8080, help="Apache's port on 127.0.0.1")
+    demo.add_argument("--daemon-port", type=int, default=9000, help="the daemon's port on 127.0.0.1")
+    demo.add_argument("--handlers", default=None, help="handler directory (default: the bundled examples)")
+    demo.set_defaults(func=_demo)
+
+    ping = commands.add_parser("ping", help="ask a daemon for FCGI_GET_VALUES (a healthcheck)")
+    ping.add_argument("address", nargs="?", default="127.0.0.1:9000", help="HOST:PORT or unix:PATH")
+    ping.add_argument("--timeout", type=float, default=5.0)
+    ping.add_argument("-q", "--quiet", action="store_true")
+    ping.set_defaults(func=_ping)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except config.ConfigError as exc:
+        print(f"fcgi-handlers: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os._exit(main())

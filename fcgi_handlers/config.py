@@ -1,0 +1,199 @@
+"""Daemon settings, each declared once.
+
+A setting has a name, a command-line flag, a parser/validator, a default and a one-line description; the `serve`
+command line, the TOML config file and the README's table all come from `SETTINGS`. Precedence: defaults, then the
+config file, then flags given on the command line. Settings here are what Apache must *not* control (bind, workers,
+import paths): per-location behaviour (PythonHandler, PythonDebug, options) arrives as FastCGI params instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from fcgi_handlers.server import settings as server_defaults
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python < 3.11
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A setting has a value the daemon cannot use; the message names the setting."""
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _non_negative_int(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be more than 0")
+    return number
+
+
+def _bind(value: Any) -> str:
+    text = str(value)
+    if text.startswith("unix:"):
+        if not text[5:]:
+            raise ValueError("unix: needs a socket path")
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT or unix:PATH")
+    return text
+
+
+def _octal_mode(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return int(str(value), 8)
+
+
+def _directory_list(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    result = []
+    for item in items:
+        path = os.path.realpath(os.path.expanduser(str(item)))
+        if not os.path.isdir(path):
+            raise ValueError(f"{item!r} is not a directory")
+        result.append(path)
+    return result
+
+
+def _optional_str(value: Any) -> Optional[str]:
+    return None if value in (None, "") else str(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "on", "true", "yes"):
+        return True
+    if text in ("0", "off", "false", "no"):
+        return False
+    raise ValueError("expected on/off")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    flag: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    metavar: Optional[str] = None
+    repeatable: bool = False
+    is_flag: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("bind", "--bind", _bind, "127.0.0.1:9000",
+            "where to listen: HOST:PORT or unix:PATH", "ADDR"),
+    Setting("workers", "--workers", _positive_int, 2,
+            "worker processes", "N"),
+    Setting("threads", "--threads", _positive_int, server_defaults.DEFAULT_THREADS,
+            "request threads per worker process", "N"),
+    Setting("path", "--path", _directory_list, [],
+            "directory handler modules may be imported from (repeatable); nothing else is importable",
+            "DIR", repeatable=True),
+    Setting("handler", "--handler", _optional_str, None,
+            "PythonHandler used when Apache sends none (MODULE[::OBJECT])", "SPEC"),
+    Setting("debug", "--debug", _bool, False,
+            "log at debug level, and PythonDebug On where Apache sends no PythonDebug", is_flag=True),
+    Setting("socket_mode", "--socket-mode", _octal_mode, server_defaults.DEFAULT_SOCKET_MODE,
+            "permissions of a unix socket (octal)", "MODE"),
+    Setting("graceful_timeout", "--graceful-timeout", _positive_float, server_defaults.DEFAULT_GRACEFUL_TIMEOUT,
+            "seconds in-flight requests get to finish on SIGTERM/SIGHUP", "SECS"),
+    Setting("max_requests", "--max-requests", _non_negative_int, 0,
+            "recycle a worker after this many requests (0: never)", "N"),
+    Setting("max_params_size", "--max-params-size", _positive_int, server_defaults.DEFAULT_MAX_PARAMS_SIZE,
+            "largest FastCGI params block accepted, in bytes ", "BYTES"),
+    Setting("spool_threshold", "--spool-threshold", _non_negative_int, server_defaults.DEFAULT_STDIN_SPOOL_THRESHOLD,
+            "request bodies past this many bytes are spooled to a temporary file", "BYTES"),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings; attribute names are the setting names."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--config` and one flag per setting; unset flags stay None so the file and defaults show through."""
+    parser.add_argument("--config", metavar="FILE", help="TOML file with any of the settings below")
+    for setting in SETTINGS:
+        if setting.is_flag:
+            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const=True,
+                                default=None, help=setting.help)
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, metavar=setting.metavar, default=None,
+                                action="append" if setting.repeatable else "store", help=setting.help)
+
+
+def _parse(setting: Setting, raw: Any, source: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {setting.name} = {raw!r}: {exc}") from None
+
+
+def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
+    """Resolve defaults < config file < overrides (values None are ignored)."""
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    if config_file:
+        try:
+            with open(config_file, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{config_file}: {exc}") from None
+        for key, raw in data.items():
+            setting = _BY_NAME.get(key.replace("-", "_"))
+            if setting is None:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}")
+            values[setting.name] = _parse(setting, raw, config_file)
+    for key, raw in (overrides or {}).items():
+        if raw is None or key not in _BY_NAME:
+            continue
+        values[key] = _parse(_BY_NAME[key], raw, "command line")
+    return Config(values)
+
+
+def from_namespace(namespace: argparse.Namespace) -> Config:
+    """Build a Config from `serve`'s parsed arguments."""
+    overrides = {s.name: getattr(namespace, s.name, None) for s in SETTINGS}
+    return load(getattr(namespace, "config", None), overrides)
+
+
+def markdown_table(settings: Sequence[Setting] = SETTINGS) -> str:
+    """The README's settings table."""
+    rows = ["| setting / flag | default | meaning |", "|---|---|---|"]
+    for s in settings:
+        default = oct(s.default) if s.name == "socket_mode" else repr(s.default)
+        rows.append(f"| `{s.name}` / `{s.flag}` | `{default}` | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,115 @@
+"""`fcgi-handlers demo`: the daemon behind a private Apache on 127.0.0.1, serving the example handlers.
+
+It generates an httpd.conf (loopback only, state in a temporary directory), starts the daemon and Apache, prints the
+URLs, and on Ctrl-C (or SIGTERM) stops Apache, then the daemon, each by the PID this command started.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+from fcgi_handlers.apacheconf import Backend, httpd_conf, quote, section
+from fcgi_handlers.client import get_values
+from fcgi_handlers.httpd import Httpd, HttpdError, apache_user, find_httpd, port_answers
+
+# URL → (PythonHandler, extra SetEnv lines) for the bundled examples.
+EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("/hello", "hello", ()),
+    ("/showreq", "showreq", ("SetEnv PythonOption.greeting \"hi from Apache's config\"",)),
+    ("/broken", "broken", ("SetEnv PythonDebug On",)),
+)
+
+
+def default_handlers_dir() -> Optional[Path]:
+    candidate = Path(__file__).resolve().parent.parent / "examples"
+    return candidate if candidate.is_dir() else None
+
+
+def demo_blocks(backend: Backend) -> list[str]:
+    route = f"ProxyPass {quote(backend.worker_url())}"
+    blocks = [section("LocationMatch", "^/$", [route, 'SetEnv PythonHandler "index"'])]
+    for url, handler, extra in EXAMPLES:
+        blocks.append(section("Location", url, [route, "CGIPassAuth On", f"SetEnv PythonHandler {quote(handler)}",
+                                                *extra]))
+    return blocks
+
+
+def _wait_for_daemon(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the daemon exited with status {process.returncode}")
+        try:
+            get_values(("127.0.0.1", port), [b"FCGI_MPXS_CONNS"], timeout=1.0)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the daemon did not answer on 127.0.0.1:{port} within {timeout}s")
+
+
+def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] = None) -> int:
+    if find_httpd() is None:
+        print("fcgi-handlers demo: apache2 is not installed. On Debian/Ubuntu: "
+              "sudo scripts/install-system-deps.sh --minimal (or apt-get install apache2)", file=sys.stderr)
+        return 1
+    handlers_dir = Path(handlers).resolve() if handlers else default_handlers_dir()
+    if handlers_dir is None or not handlers_dir.is_dir():
+        print("fcgi-handlers demo: no handler directory; pass --handlers DIR", file=sys.stderr)
+        return 2
+    for p in (port, daemon_port):
+        if port_answers(p):
+            print(f"fcgi-handlers demo: 127.0.0.1:{p} is in use; choose another with --port/--daemon-port",
+                  file=sys.stderr)
+            return 1
+
+    run_dir = Path(tempfile.mkdtemp(prefix="fcgi-handlers-demo-"))
+    run_dir.chmod(0o755)  # Apache's children run as www-data when started as root
+    docroot = run_dir / "htdocs"  # empty: handler sources are never served as static files
+    docroot.mkdir(mode=0o755)
+    backend = Backend(port=daemon_port)
+    user, group = apache_user()
+    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend),
+                      backend=backend, user=user, group=group)
+    daemon = subprocess.Popen([sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{daemon_port}",
+                               "--path", str(handlers_dir)])
+    httpd = Httpd(run_dir, conf, port)
+    stop_requested = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _wait_for_daemon(daemon_port, daemon)
+        httpd.start()
+        print(f"fcgi_handlers demo: Apache on http://127.0.0.1:{port}/ -> daemon 127.0.0.1:{daemon_port}")
+        print(f"  handlers from {handlers_dir}; Apache config and logs in {run_dir}")
+        for url, handler, _ in (("/", "index", ()), *EXAMPLES):
+            print(f"  http://127.0.0.1:{port}{url}  ({handler}.py)")
+        print("Ctrl-C stops both.", flush=True)
+        while not stop_requested and daemon.poll() is None:
+            time.sleep(0.2)
+        if daemon.poll() is not None:
+            print(f"fcgi_handlers demo: the daemon exited with status {daemon.returncode}", file=sys.stderr)
+            return 1
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except (HttpdError, RuntimeError) as exc:
+        print(f"fcgi-handlers demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        httpd.stop()
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=35)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+        print("fcgi_handlers demo: stopped.", file=sys.stderr)
