@@ -1,0 +1,114 @@
+"""`mod_python.apache` for handlers running in the fcgi_handlers daemon.
+
+Same names as mod_python 3.5's module: the constants, `table`/`make_table`, `SERVER_RETURN`, `log_error`,
+`import_module`, `resolve_object`, `register_cleanup`, `build_cgi_env`, `mpm_query`, `exists_config_define`,
+`server_root`, and the `interpreter`/`main_server` attributes. What only exists inside Apache (`config_tree`, filters,
+`stat` of the Apache host's files) is described in the README's "What cannot exist out of process".
+"""
+from __future__ import annotations
+
+import logging
+import os
+from types import ModuleType
+from typing import Any, Callable, Optional, Sequence
+
+from fcgi_handlers.dispatch import runtime
+from fcgi_handlers.dispatch.loader import resolve_object
+from fcgi_handlers.request.connection import log_level, log_message
+from fcgi_handlers.request.constants import *  # noqa: F401,F403 - mod_python's constant names, exactly
+from fcgi_handlers.request.constants import APLOG_ERR, APLOG_NOTICE
+from fcgi_handlers.request.context import current_request
+from fcgi_handlers.request.exceptions import SERVER_RETURN
+from fcgi_handlers.request.table import make_table, table  # noqa: F401 - mod_python's names
+
+_log = logging.getLogger("mod_python")
+
+# AP_MPMQ_* answers for mpm_query(): the daemon's own model (threads in processes), not Apache's.
+AP_MPMQ_NOT_SUPPORTED = 0
+AP_MPMQ_STATIC = 1
+AP_MPMQ_DYNAMIC = 2
+AP_MPMQ_MAX_DAEMON_USED = 1
+AP_MPMQ_IS_THREADED = 2
+AP_MPMQ_IS_FORKED = 3
+AP_MPMQ_HARD_LIMIT_DAEMONS = 4
+AP_MPMQ_HARD_LIMIT_THREADS = 5
+AP_MPMQ_MAX_THREADS = 6
+AP_MPMQ_MIN_SPARE_DAEMONS = 7
+AP_MPMQ_MIN_SPARE_THREADS = 8
+AP_MPMQ_MAX_SPARE_DAEMONS = 9
+AP_MPMQ_MAX_SPARE_THREADS = 10
+AP_MPMQ_MAX_REQUESTS_DAEMON = 11
+AP_MPMQ_MAX_DAEMONS = 12
+
+
+def __getattr__(name: str) -> Any:
+    # `apache.interpreter` and `apache.main_server` follow the worker's runtime (set at worker start).
+    if name == "interpreter":
+        req = current_request.get()
+        return getattr(req, "interpreter", None) or runtime.state().interpreter
+    if name == "main_server":
+        return runtime.state().main_server
+    raise AttributeError(f"module 'mod_python.apache' has no attribute {name!r}")
+
+
+def log_error(message: str, level: int = APLOG_ERR, server: Any = None) -> None:
+    """Log to Apache's error log when called during a request (FCGI_STDERR), else to the daemon's log."""
+    target = server if server is not None else current_request.get()
+    if target is not None and hasattr(target, "log_error"):
+        target.log_error(message, level)
+        return
+    _log.log(log_level(level), "%s", log_message(message))
+
+
+def import_module(module_name: str, autoreload: int = 1, log: int = 0,
+                  path: Optional[Sequence[str]] = None) -> ModuleType:
+    """Import a module from the daemon's configured paths, re-importing it when its file changed."""
+    req = current_request.get()
+    logger: Optional[Callable[[str], None]] = None
+    if log:
+        logger = (lambda text: req.log_error(text, APLOG_NOTICE)) if req is not None else _log.info
+    return runtime.state().loader.import_module(module_name, autoreload=bool(autoreload), log=logger, path=path)
+
+
+def register_cleanup(callback: Callable[..., Any], data: Any = None) -> None:
+    """Run `callback(data)` when this worker process exits (data defaults to None, as in mod_python)."""
+    runtime.state().child_cleanups.append((callback, data))
+
+
+def build_cgi_env(req: Any) -> dict[str, str]:
+    """The CGI environment of `req`, as mod_python builds it for cgihandler and wsgi."""
+    req.add_cgi_vars()
+    env = dict(req.subprocess_env.items())
+    env["GATEWAY_INTERFACE"] = "Python-CGI/1.1"
+    if len(req.path_info or "") > 0 and req.uri.endswith(req.path_info):
+        env["SCRIPT_NAME"] = req.uri[: -len(req.path_info)]
+    else:
+        env["SCRIPT_NAME"] = req.uri
+    authorization = req.headers_in.get("Authorization")
+    if authorization:
+        env["HTTP_AUTHORIZATION"] = authorization
+    return env
+
+
+def mpm_query(code: int) -> int:
+    """Answers for the daemon's worker model: threaded and forked, with its configured limits."""
+    state = runtime.state()
+    answers = {
+        AP_MPMQ_IS_THREADED: AP_MPMQ_STATIC,
+        AP_MPMQ_IS_FORKED: AP_MPMQ_STATIC,
+        AP_MPMQ_MAX_DAEMONS: state.workers,
+        AP_MPMQ_HARD_LIMIT_DAEMONS: state.workers,
+        AP_MPMQ_MAX_THREADS: state.threads,
+        AP_MPMQ_HARD_LIMIT_THREADS: state.threads,
+    }
+    return answers.get(code, AP_MPMQ_NOT_SUPPORTED)
+
+
+def exists_config_define(name: str) -> bool:
+    """`-Dname` on Apache's command line is not visible to the daemon: always False."""
+    return False
+
+
+def server_root() -> str:
+    """The daemon's working directory stands in for Apache's ServerRoot."""
+    return os.getcwd()
