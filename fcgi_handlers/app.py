@@ -1,0 +1,49 @@
+"""The app each worker runs: FastCGI request in, mod_python dispatch out.
+
+`make_app(config)` is the `app_factory` the arbiter calls in every worker after fork, so a SIGHUP's new workers build
+a fresh dispatcher (fresh imports of handler code). It installs the worker's mod_python runtime (loader, main server,
+child cleanups) and returns the per-request function the server calls with each `FastCGIRequest`.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Any
+
+from fcgi_handlers.dispatch import runtime
+from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
+from fcgi_handlers.protocol.constants import FCGI_RESPONDER
+from fcgi_handlers.request import decode_params
+from fcgi_handlers.server import FastCGIRequest
+
+log = logging.getLogger("fcgi_handlers.app")
+
+# What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
+def _defaults(config: Any) -> dict[str, str]:
+    defaults = {}
+    if config.handler:
+        defaults["PythonHandler"] = config.handler
+    if config.debug:
+        defaults["PythonDebug"] = "On"
+    return defaults
+
+
+def make_app(config: Any) -> Any:
+    """Build this worker's dispatcher and return the per-request callable."""
+    dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
+    runtime.install(runtime.WorkerState(loader=dispatcher.loader, workers=config.workers, threads=config.threads))
+    atexit.register(runtime.run_child_cleanups)
+    defaults = _defaults(config)
+
+    def app(request: FastCGIRequest) -> int:
+        if request.role != FCGI_RESPONDER:
+            request.sink.stdout(b"Status: 500 Internal Server Error\r\n\r\n")
+            request.sink.stderr(b"fcgi_handlers: only the RESPONDER role is served on this address\n")
+            return 0
+        params = decode_params(request.params)
+        for key, value in defaults.items():
+            params.setdefault(key, value)
+        dispatcher.handle(params, request.body, request.sink)
+        return 0
+
+    return app
