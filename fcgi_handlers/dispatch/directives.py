@@ -1,0 +1,232 @@
+"""mod_python's directives, read from the FastCGI params Apache sends.
+
+Apache cannot hand mod_python's directives to a FastCGI backend, so they travel as variables set with `SetEnv` in
+the same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of
+the table), `PythonHandlerModule mod`, `PythonDebug On|Off`, `PythonAutoReload On|Off` (default On),
+`PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and one `PythonOption.<key> "<value>"` per option
+(an empty value removes the key, as mod_python does).  They are parsed once per distinct set into an immutable
+`Directives`; any malformed value raises `DirectiveError` (the request then fails with 500 and a log line naming
+the directive), as Apache would refuse such a configuration.
+
+PythonPath is never evaluated: it is parsed with `ast`, accepting only list literals of strings, the name
+`sys.path` (which stands for the daemon's allowed directories, as it has no other search path to offer) and `+`.
+Every entry must be absolute and lie inside the allowed directories; PythonPath cannot widen what can be imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Dict, Optional, Tuple
+
+from ..request.table import table
+from .errors import DispatchError
+from .phases import BY_DIRECTIVE, PHASES, Phase
+
+# Non-handler directives that go into req.get_config(); flags are stored as "1"/"0" (mod_python §2).
+FLAG_DIRECTIVES = ("PythonDebug", "PythonAutoReload", "PythonEnablePdb", "PythonInterpPerDirectory",
+                   "PythonInterpPerDirective")
+STRING_DIRECTIVES = ("PythonPath", "PythonInterpreter")
+OPTION_PREFIX = "PythonOption."
+HANDLER_MODULE = "PythonHandlerModule"
+
+# A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
+MAX_PYTHON_PATH = 16 * 1024
+
+
+class DirectiveError(DispatchError, ValueError):
+    """A directive value that cannot be used; the request fails with its `status`."""
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One entry of a handler list: `module[::object]` as written, silent for PythonHandlerModule; `directory` is
+    the search directory `req.add_handler()` may give (tried before the request's path)."""
+
+    text: str
+    module: str
+    object: Optional[str]
+    silent: bool = False
+    directory: Optional[str] = None
+
+    def object_for(self, phase: Phase) -> str:
+        """The object to resolve: the one written, else the phase's default name."""
+        return self.object if self.object is not None else phase.default_object
+
+
+def _is_dotted_name(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def parse_handler_spec(text: str, *, silent: bool = False, directory: Optional[str] = None) -> HandlerSpec:
+    """Split `module[::object]`; both parts must be dotted names (file paths are not supported since 3.4)."""
+    module, sep, obj = text.partition("::")
+    if not _is_dotted_name(module) or (sep and not _is_dotted_name(obj)):
+        raise DirectiveError(f"invalid handler {text!r}: expected module[::object]")
+    return HandlerSpec(text, module, obj if sep else None, silent, directory)
+
+
+def parse_handler_line(directive: str, value: str) -> tuple[tuple[HandlerSpec, ...], tuple[str, ...]]:
+    """`handler [handler ...] [| .ext [.ext ...]]` -> (handlers, extensions)."""
+    handlers_part, bar, ext_part = value.partition("|")
+    names = handlers_part.split()
+    extensions = tuple(ext_part.split())
+    if not names:
+        raise DirectiveError(f"{directive}: no handler given")
+    if bar and not extensions:
+        raise DirectiveError(f'{directive}: "|" must be followed by extensions')
+    if extensions and not BY_DIRECTIVE[directive].accepts_extensions:
+        raise DirectiveError(f'{directive} does not accept "| .ext" syntax')
+    return tuple(parse_handler_spec(name) for name in names), extensions
+
+
+def parse_flag(directive: str, value: str) -> bool:
+    """Apache's On/Off flag syntax (case-insensitive)."""
+    lowered = value.strip().lower()
+    if lowered not in ("on", "off"):
+        raise DirectiveError(f"{directive} must be On or Off, not {value!r}")
+    return lowered == "on"
+
+
+def is_inside(path: str, roots: Sequence[str]) -> bool:
+    """True when the real path of `path` is one of `roots` or lies below one (roots are real paths)."""
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _path_terms(node: ast.expr) -> list[ast.expr]:
+    """Flatten `a + b + c` into its terms without recursion (a long chain must not exhaust the stack)."""
+    terms: list[ast.expr] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BinOp) and isinstance(current.op, ast.Add):
+            stack.extend((current.right, current.left))
+        else:
+            terms.append(current)
+    return terms
+
+
+def parse_python_path(expr: str, current: Sequence[str]) -> tuple[str, ...]:
+    """The entries of a PythonPath expression; `sys.path` expands to `current`.  Nothing is evaluated."""
+    if len(expr) > MAX_PYTHON_PATH:
+        raise DirectiveError(f"PythonPath is longer than {MAX_PYTHON_PATH} characters")
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError) as exc:
+        raise DirectiveError(f"PythonPath {expr!r} is not a list expression: {exc}") from None
+    entries: list[str] = []
+    for term in _path_terms(tree.body):
+        if isinstance(term, ast.List) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                              for e in term.elts):
+            entries.extend(str(e.value) for e in term.elts if isinstance(e, ast.Constant))
+        elif (isinstance(term, ast.Attribute) and term.attr == "path" and isinstance(term.value, ast.Name)
+              and term.value.id == "sys"):
+            entries.extend(current)
+        else:
+            raise DirectiveError(f"PythonPath {expr!r}: only list literals of strings, sys.path and + are "
+                                 f"accepted, not {ast.unparse(term)!r}")
+    return tuple(entries)
+
+
+def restrict_python_path(entries: Sequence[str], roots: Sequence[str]) -> tuple[str, ...]:
+    """Real, de-duplicated entries; an entry that is relative or outside `roots` is refused by name."""
+    kept: dict[str, None] = {}
+    for entry in entries:
+        if not os.path.isabs(entry) or not is_inside(entry, roots):
+            raise DirectiveError(f"PythonPath entry {entry!r} is outside the configured paths")
+        kept.setdefault(os.path.realpath(entry), None)
+    return tuple(kept)
+
+
+@dataclass(frozen=True)
+class Directives:
+    """The mod_python configuration of one request, as the params gave it."""
+
+    handlers: Mapping[str, Tuple[HandlerSpec, ...]] = field(default_factory=dict)
+    ext_handlers: Mapping[Tuple[str, str], Tuple[HandlerSpec, ...]] = field(default_factory=dict)
+    debug: bool = False
+    autoreload: bool = True
+    python_path: Optional[Tuple[str, ...]] = None
+    interpreter: Optional[str] = None
+    config: Tuple[Tuple[str, str], ...] = ()
+    options: Tuple[Tuple[str, str], ...] = ()
+
+    def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
+        """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
+        if extension:
+            by_ext = self.ext_handlers.get((phase.directive, extension))
+            if by_ext is not None:
+                return by_ext
+        return self.handlers.get(phase.directive, ())
+
+    def get_config(self) -> table:
+        """req.get_config()'s table: the non-handler directives present, flags as "1"/"0", in param order."""
+        # Trusted: values come from Apache's params, already decoded (mod_python does not check those either).
+        return table._from_trusted(self.config)
+
+    def get_options(self) -> table:
+        """req.get_options()'s table: the PythonOption.<key> values, empty ones removed."""
+        return table._from_trusted(self.options)
+
+    def has_extension_lists(self, phase: Phase) -> bool:
+        """True when some `| .ext` list exists for `phase` (req.extension is then worth computing)."""
+        return any(directive == phase.directive for directive, _ in self.ext_handlers)
+
+
+def _add_handlers(handlers: Dict[str, Tuple[HandlerSpec, ...]], ext_handlers: Dict[Tuple[str, str],
+                  Tuple[HandlerSpec, ...]], directive: str, value: str) -> None:
+    specs, extensions = parse_handler_line(directive, value)
+    if not extensions:
+        handlers[directive] = handlers.get(directive, ()) + specs
+    for ext in extensions:
+        ext_handlers[(directive, ext)] = ext_handlers.get((directive, ext), ()) + specs
+
+
+def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directives:
+    """Read every mod_python directive in `params` (in their order); `roots` are the allowed directories."""
+    items = tuple((name, value) for name, value in params.items() if name.startswith("Python"))
+    return _parse_items(items, tuple(roots))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> Directives:
+    handlers: Dict[str, Tuple[HandlerSpec, ...]] = {}
+    ext_handlers: Dict[Tuple[str, str], Tuple[HandlerSpec, ...]] = {}
+    flags = {"PythonDebug": False, "PythonAutoReload": True}
+    strings: Dict[str, str] = {}
+    config: list[tuple[str, str]] = []
+    options: Dict[str, str] = {}
+    for name, value in items:
+        if name in BY_DIRECTIVE:
+            _add_handlers(handlers, ext_handlers, name, value)
+        elif name == HANDLER_MODULE:
+            silent = parse_handler_spec(value.strip(), silent=True)
+            for phase in PHASES:
+                handlers[phase.directive] = handlers.get(phase.directive, ()) + (silent,)
+        elif name in FLAG_DIRECTIVES:
+            flags[name] = parse_flag(name, value)
+            config.append((name, "1" if flags[name] else "0"))
+        elif name in STRING_DIRECTIVES:
+            if not value.strip():
+                raise DirectiveError(f"{name} needs a value")
+            strings[name] = value
+            config.append((name, value))
+        elif name.startswith(OPTION_PREFIX):
+            key = name[len(OPTION_PREFIX):]
+            if not key:
+                raise DirectiveError(f"{name}: the option needs a key after the dot")
+            options.pop(key, None)
+            if value:
+                options[key] = value
+    python_path = None
+    if "PythonPath" in strings:
+        python_path = restrict_python_path(parse_python_path(strings["PythonPath"], roots), roots)
+    return Directives(handlers=MappingProxyType(handlers), ext_handlers=MappingProxyType(ext_handlers),
+                      debug=flags["PythonDebug"], autoreload=flags["PythonAutoReload"], python_path=python_path,
+                      interpreter=strings.get("PythonInterpreter"), config=tuple(config),
+                      options=tuple(options.items()))
