@@ -1,0 +1,204 @@
+"""Listening sockets: parse a bind address, open it once in the arbiter, and clean up only what is ours.
+
+The arbiter binds before it forks, and the sockets survive every reload, so Apache never sees a refused connect
+while workers come and go (a flup restart that re-binds can fail with EADDRINUSE, apache-fastcgi.md §3.3). Two
+rules come from flup's mistakes (§3.5 bugs 2 and 17): every accepted TCP socket gets TCP_NODELAY, because a
+response written as several records otherwise waits ~40 ms for Nagle; and a unix socket path is unlinked only when
+nobody answers on it, so a second instance refuses to start instead of stealing a running instance's socket. At exit
+the path is unlinked only if it is still the socket we created.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+log = logging.getLogger(__name__)
+
+UNIX_PREFIX = "unix:"
+
+# How long the live-instance probe waits for a connect on an existing socket path. A listener accepts into its
+# backlog without help from its process, so a live one answers at once even when it is busy.
+_PROBE_TIMEOUT = 1.0
+
+
+class BindError(OSError):
+    """The address cannot be used: in use by a live instance, not a socket, or not parseable."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed bind address: ``path`` for a unix socket, otherwise ``host`` and ``port``."""
+
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    @property
+    def is_unix(self) -> bool:
+        return bool(self.path)
+
+    def __str__(self) -> str:
+        if self.is_unix:
+            return UNIX_PREFIX + self.path
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_address(text: str) -> Address:
+    """``"host:port"``, ``"[v6]:port"`` or ``"unix:/path"`` (``unix:///path`` too, as Apache accepts since 2.4.50)."""
+    if text.startswith(UNIX_PREFIX):
+        path = text[len(UNIX_PREFIX):]
+        if path.startswith("//"):
+            path = path[2:]
+        if not path:
+            raise BindError(f"no path in unix socket address {text!r}")
+        return Address(path=os.path.abspath(path))
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise BindError(f"bind address {text!r} is neither host:port nor unix:/path")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return Address(host=host or "0.0.0.0", port=int(port_text))
+
+
+class Listener:
+    """One bound, listening, non-blocking socket (non-blocking: every worker polls it and only one wins accept)."""
+
+    def __init__(self, address: Address, sock: socket.socket, identity: Optional[Tuple[int, int, int]] = None) -> None:
+        self.address = address
+        self.sock = sock
+        self._identity = identity
+
+    @property
+    def bound(self) -> Address:
+        """The address actually bound (the real port when 0 was asked for)."""
+        if self.address.is_unix:
+            return self.address
+        name: Tuple[str, int] = self.sock.getsockname()[:2]
+        return Address(host=name[0], port=name[1])
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        """Close this process's copy of the socket (the path stays: only the arbiter calls ``remove_path``)."""
+        self.sock.close()
+
+    def remove_path(self) -> None:
+        """Unlink the unix socket path if it is still the socket this listener created.
+
+        The inode number alone is not enough: tmpfs hands a freed number to the next file at once, so the identity
+        includes the creation time in nanoseconds.
+        """
+        if not self.address.is_unix or self._identity is None:
+            return
+        try:
+            st = os.stat(self.address.path)
+        except FileNotFoundError:
+            return
+        if (st.st_dev, st.st_ino, st.st_ctime_ns) == self._identity:
+            os.unlink(self.address.path)
+
+
+def bind(text: str, backlog: int, socket_mode: int) -> Listener:
+    """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used."""
+    address = parse_address(text)
+    try:
+        if address.is_unix:
+            return _bind_unix(address, backlog, socket_mode)
+        return _bind_tcp(address, backlog)
+    except BindError:
+        raise
+    except OSError as exc:
+        raise BindError(exc.errno, f"cannot listen on {address}: {exc.strerror or exc}") from exc
+
+
+def _bind_tcp(address: Address, backlog: int) -> Listener:
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # The arbiter rebinding right after a previous instance exited must not wait out TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address.host, address.port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return Listener(address, sock)
+
+
+def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
+    _clear_stale_path(address.path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        # The umask narrows the mode from the moment the inode exists; chmod then sets it exactly (umask cannot add).
+        previous = os.umask(0o777 & ~socket_mode)
+        try:
+            sock.bind(address.path)
+        finally:
+            os.umask(previous)
+        os.chmod(address.path, socket_mode)
+        st = os.stat(address.path)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return Listener(address, sock, (st.st_dev, st.st_ino, st.st_ctime_ns))
+
+
+def _clear_stale_path(path: str) -> None:
+    """Unlink ``path`` if it is a socket nobody listens on; refuse if it is live or not a socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise BindError(errno.EEXIST, f"{path} exists and is not a socket; refusing to replace it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(_PROBE_TIMEOUT)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        log.info("removing stale unix socket %s", path)
+        os.unlink(path)
+        return
+    except OSError as exc:
+        raise BindError(exc.errno, f"cannot tell whether {path} is in use ({exc}); refusing to replace it") from exc
+    finally:
+        probe.close()
+    raise BindError(errno.EADDRINUSE, f"{path} is the socket of a running instance; refusing to replace it")
+
+
+def accept(listener: Union[Listener, socket.socket]) -> Optional[socket.socket]:
+    """Accept one connection as a blocking socket (TCP_NODELAY set for TCP), or None if another worker won it."""
+    sock = listener.sock if isinstance(listener, Listener) else listener
+    try:
+        conn, _ = sock.accept()
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as exc:
+        # A connection reset while it waited in the backlog is the peer's business, not an error of ours. Anything
+        # else (EMFILE, ENOBUFS...) is raised so the worker can pause accepting instead of spinning on it.
+        if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+            return None
+        raise
+    prepare(conn)
+    return conn
+
+
+def prepare(conn: socket.socket) -> None:
+    """Make an accepted or handed-over socket ready for a request thread: blocking, and TCP_NODELAY on TCP.
+
+    Blocking because a thread owns the socket while a request runs and a timeout would add a poll() per recv/send;
+    Apache's own timeout (and its closing the connection) bounds every wait on our side.
+    """
+    conn.setblocking(True)
+    if conn.family in (socket.AF_INET, socket.AF_INET6):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
