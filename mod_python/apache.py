@@ -16,30 +16,14 @@ from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.loader import resolve_object
 from fcgi_handlers.request.connection import log_level, log_message
 from fcgi_handlers.request.constants import *  # noqa: F401,F403 - mod_python's constant names, exactly
-from fcgi_handlers.request.constants import APLOG_ERR, APLOG_NOTICE
+from fcgi_handlers.request.constants import (AP_MPMQ_HARD_LIMIT_DAEMONS, AP_MPMQ_HARD_LIMIT_THREADS, AP_MPMQ_IS_FORKED,
+                                             AP_MPMQ_IS_THREADED, AP_MPMQ_MAX_DAEMONS, AP_MPMQ_MAX_THREADS,
+                                             AP_MPMQ_NOT_SUPPORTED, AP_MPMQ_STATIC, APLOG_ERR, APLOG_NOTICE)
 from fcgi_handlers.request.context import current_request
 from fcgi_handlers.request.exceptions import SERVER_RETURN
 from fcgi_handlers.request.table import make_table, table  # noqa: F401 - mod_python's names
 
 _log = logging.getLogger("mod_python")
-
-# AP_MPMQ_* answers for mpm_query(): the daemon's own model (threads in processes), not Apache's.
-AP_MPMQ_NOT_SUPPORTED = 0
-AP_MPMQ_STATIC = 1
-AP_MPMQ_DYNAMIC = 2
-AP_MPMQ_MAX_DAEMON_USED = 1
-AP_MPMQ_IS_THREADED = 2
-AP_MPMQ_IS_FORKED = 3
-AP_MPMQ_HARD_LIMIT_DAEMONS = 4
-AP_MPMQ_HARD_LIMIT_THREADS = 5
-AP_MPMQ_MAX_THREADS = 6
-AP_MPMQ_MIN_SPARE_DAEMONS = 7
-AP_MPMQ_MIN_SPARE_THREADS = 8
-AP_MPMQ_MAX_SPARE_DAEMONS = 9
-AP_MPMQ_MAX_SPARE_THREADS = 10
-AP_MPMQ_MAX_REQUESTS_DAEMON = 11
-AP_MPMQ_MAX_DAEMONS = 12
-
 
 def __getattr__(name: str) -> Any:
     # `apache.interpreter` and `apache.main_server` follow the worker's runtime (set at worker start).
