@@ -30,9 +30,12 @@ def default_handlers_dir() -> Optional[Path]:
     return candidate if candidate.is_dir() else None
 
 
-def demo_blocks(backend: Backend) -> list[str]:
-    route = f"ProxyPass {quote(backend.worker_url())}"
-    blocks = [section("LocationMatch", "^/$", [route, 'SetEnv PythonHandler "index"'])]
+def demo_blocks(target: str) -> list[str]:
+    """The demo's location blocks, proxied to `target` (a worker URL such as `fcgi://127.0.0.1:9000/` or a
+    `balancer://` URL)."""
+    route = f"ProxyPass {quote(target)}"
+    # Inside <LocationMatch> only ProxyPassMatch takes the section's regex; ProxyPass would match "^/$" literally.
+    blocks = [section("LocationMatch", "^/$", [f"ProxyPassMatch {quote(target)}", 'SetEnv PythonHandler "index"'])]
     for url, handler, extra in EXAMPLES:
         blocks.append(section("Location", url, [route, "CGIPassAuth On", f"SetEnv PythonHandler {quote(handler)}",
                                                 *extra]))
@@ -73,7 +76,7 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
     docroot.mkdir(mode=0o755)
     backend = Backend(port=daemon_port)
     user, group = apache_user()
-    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend),
+    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend.worker_url()),
                       backend=backend, user=user, group=group)
     daemon = subprocess.Popen([sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{daemon_port}",
                                "--path", str(handlers_dir)])
