@@ -58,6 +58,7 @@ class Settings:
     log_level: str = "warn"
     run_dir: str = "/run/fcgi-handlers-apache"
     docroot: str = "/var/www/fcgi-handlers"
+    handlers_dir: str = "/srv/handlers"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -80,6 +81,7 @@ class Settings:
             pool_max=int(number("FCGI_HANDLERS_POOL_MAX", cls.pool_max)),
             session_dir=environ.get("FCGI_HANDLERS_SESSION_DIR") or None,
             log_level=environ.get("APACHE_LOG_LEVEL") or cls.log_level,
+            handlers_dir=environ.get("FCGI_HANDLERS_PATH") or cls.handlers_dir,
         )
 
     @property
@@ -117,10 +119,10 @@ def balancer_block(addresses: Sequence[str], settings: Settings) -> str:
     return section("Proxy", BALANCER, [*members, "ProxySet lbmethod=byrequests"])
 
 
-def site_blocks() -> list[str]:
+def site_blocks(settings: Settings) -> list[str]:
     """The demo's location blocks routed to the balancer, plus /whoami and the loopback-only /server-status."""
     route = f"ProxyPass {quote(BALANCER + '/')}"
-    blocks = demo_blocks(BALANCER + "/")
+    blocks = demo_blocks(BALANCER + "/", settings.handlers_dir)
     blocks.append(section("Location", "/whoami", [route, 'SetEnv PythonHandler "whoami"']))
     blocks.append(section("Location", "/server-status", ["SetHandler server-status", "Require local"]))
     return blocks
@@ -137,15 +139,14 @@ def render(settings: Settings, addresses: Sequence[str]) -> str:
         global_lines += [
             'SetEnv PythonOption.mod_python.session.session_type "FileSession"',
             f"SetEnv PythonOption.mod_python.file_session.database_directory {quote(settings.session_dir)}",
+            # The guestbook example keeps its entries beside the sessions, so every replica shows the same book.
+            f"SetEnv PythonOption.guestbook.data_dir {quote(settings.session_dir.rstrip('/') + '/guestbook')}",
         ]
     conf = httpd_conf(port=settings.listen_port, run_dir=settings.run_dir, docroot=settings.docroot,
-                      blocks=site_blocks(), modules=EXTRA_MODULES, global_lines=global_lines,
-                      user="www-data", group="www-data", log_level=settings.log_level)
-    # httpd_conf listens on loopback only; published ports reach the container's own interface.
-    loopback = f"\nListen 127.0.0.1:{settings.listen_port}\n"
-    if conf.count(loopback) != 1:
-        raise ValueError("apacheconf.httpd_conf no longer renders one loopback Listen line")
-    return conf.replace(loopback, f"\nListen {settings.listen_port}\n")
+                      blocks=site_blocks(settings), modules=EXTRA_MODULES, global_lines=global_lines,
+                      user="www-data", group="www-data", log_level=settings.log_level,
+                      listen_host=None)  # published ports reach the container's own interface
+    return conf
 
 
 def prepare_run_dir(settings: Settings) -> None:

@@ -5,6 +5,7 @@ PAGES = [
     ("/hello", "hello.py: the seed handler, plain text"),
     ("/showreq/some/path?a=1&b=two", "showreq.py: the request object as the handler sees it"),
     ("/broken", "broken.py: an exception with PythonDebug On"),
+    ("/guestbook/", "guestbook/: mod_python.publisher + Session + FieldStorage"),
 ]
 
 

@@ -173,8 +173,10 @@ def httpd_conf(*, port: int, run_dir: str, docroot: str, blocks: Sequence[str] =
                backend: Optional[Backend] = None, reuse: bool = True, pool_max: int = DEFAULT_POOL_MAX,
                mpm: Mpm = "event", modules: Sequence[str] = (), global_lines: Sequence[str] = (),
                user: Optional[str] = None, group: Optional[str] = None, log_level: str = "warn",
+               listen_host: Optional[str] = "127.0.0.1",
                base_modules: Sequence[str] = BASE_MODULES, modules_dir: str = MODULES_DIR) -> str:
-    """A complete httpd.conf for an Apache listening on 127.0.0.1:`port`, keeping all its state in `run_dir`.
+    """A complete httpd.conf for an Apache listening on `listen_host`:`port` (None: every interface, e.g. in a
+    container), keeping all its state in `run_dir`.
 
     `blocks` are location/directory sections; `backend`, when given, gets its pooled worker; `modules` are short
     module names loaded after `base_modules` (`python`, `wsgi`); `user`/`group` are needed when Apache starts as root.
@@ -190,7 +192,7 @@ def httpd_conf(*, port: int, run_dir: str, docroot: str, blocks: Sequence[str] =
         f"ServerRoot {quote(run_dir)}",
         f"DefaultRuntimeDir {quote(run_dir)}",
         f"PidFile {quote(run_dir + '/httpd.pid')}",
-        f"Listen 127.0.0.1:{port}",
+        f"Listen {listen_host}:{port}" if listen_host else f"Listen {port}",
         "ServerName localhost",
         "ServerAdmin root@localhost",
         module_line(f"mpm_{mpm}", modules_dir),

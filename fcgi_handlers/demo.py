@@ -15,7 +15,7 @@ from typing import Optional
 
 from fcgi_handlers.apacheconf import Backend, httpd_conf, quote, section
 from fcgi_handlers.client import get_values
-from fcgi_handlers.httpd import Httpd, HttpdError, apache_user, find_httpd, port_answers
+from fcgi_handlers.httpd import ApacheServer, HttpdError, apache_user, find_httpd, port_answers
 
 # URL → (PythonHandler, extra SetEnv lines) for the bundled examples.
 EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -23,6 +23,8 @@ EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/showreq", "showreq", ("SetEnv PythonOption.greeting \"hi from Apache's config\"",)),
     ("/broken", "broken", ("SetEnv PythonDebug On",)),
 )
+# Served from a <Directory> (publisher + Session + FieldStorage), listed with the others.
+GUESTBOOK = ("/guestbook/", "guestbook/index.py")
 
 
 def default_handlers_dir() -> Optional[Path]:
@@ -30,12 +32,21 @@ def default_handlers_dir() -> Optional[Path]:
     return candidate if candidate.is_dir() else None
 
 
-def demo_blocks(target: str) -> list[str]:
-    """The demo's location blocks, proxied to `target` (a worker URL such as `fcgi://127.0.0.1:9000/` or a
-    `balancer://` URL)."""
+def demo_blocks(target: str, handlers_dir: str) -> list[str]:
+    """The demo's blocks, proxied to `target` (a worker URL such as `fcgi://127.0.0.1:9000/` or a `balancer://`
+    URL); `handlers_dir` is where the examples are, as Apache sees that path (the guestbook needs Apache to map its
+    URLs to files, so it uses the SetHandler form in a <Directory>)."""
     route = f"ProxyPass {quote(target)}"
     # Inside <LocationMatch> only ProxyPassMatch takes the section's regex; ProxyPass would match "^/$" literally.
     blocks = [section("LocationMatch", "^/$", [f"ProxyPassMatch {quote(target)}", 'SetEnv PythonHandler "index"'])]
+    guestbook = f"{handlers_dir.rstrip('/')}/guestbook"
+    blocks.append(f"Alias /guestbook {quote(guestbook)}")
+    blocks.append(section("Directory", guestbook, [
+        "Require all granted",
+        f"SetHandler {quote('proxy:' + target.rstrip('/'))}",
+        "ProxyFCGIBackendType GENERIC",
+        'SetEnv PythonHandler "mod_python.publisher"',
+    ]))
     for url, handler, extra in EXAMPLES:
         blocks.append(section("Location", url, [route, "CGIPassAuth On", f"SetEnv PythonHandler {quote(handler)}",
                                                 *extra]))
@@ -76,11 +87,11 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
     docroot.mkdir(mode=0o755)
     backend = Backend(port=daemon_port)
     user, group = apache_user()
-    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend.worker_url()),
+    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend.worker_url(), str(handlers_dir)),
                       backend=backend, user=user, group=group)
     daemon = subprocess.Popen([sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{daemon_port}",
                                "--path", str(handlers_dir)])
-    httpd = Httpd(run_dir, conf, port)
+    httpd = ApacheServer(run_dir=run_dir, port=port, conf_text=conf)
     stop_requested = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -95,6 +106,7 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
         print(f"  handlers from {handlers_dir}; Apache config and logs in {run_dir}")
         for url, handler, _ in (("/", "index", ()), *EXAMPLES):
             print(f"  http://127.0.0.1:{port}{url}  ({handler}.py)")
+        print(f"  http://127.0.0.1:{port}{GUESTBOOK[0]}  ({GUESTBOOK[1]}, mod_python.publisher)")
         print("Ctrl-C stops both.", flush=True)
         while not stop_requested and daemon.poll() is None:
             time.sleep(0.2)

@@ -5,6 +5,9 @@ then three. Each test that needs three daemons asks for them itself, so any one 
 """
 from __future__ import annotations
 
+import http.client
+import urllib.parse
+
 import re
 import threading
 import time
@@ -93,6 +96,42 @@ def test_replicas_share_the_sessions_volume(stack: ComposeStack) -> None:
         assert run_in(second, ["cat", probe]) == (0, token)
     finally:
         run_in(first, ["rm", "-f", probe])
+
+
+def _exchange(stack: ComposeStack, method: str, path: str, cookie: str = "",
+              body: Optional[bytes] = None) -> tuple[int, dict[str, str], str]:
+    conn = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=15)
+    headers = {"Connection": "close"}
+    if cookie:
+        headers["Cookie"] = cookie
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_guestbook_session_holds_across_daemons(stack: ComposeStack) -> None:
+    """The example application (publisher + Session + FieldStorage) keeps one session while byrequests sends each
+    request to the next of three daemons: FileSession on the shared volume."""
+    scale(stack, 3)
+    status, headers, page = _exchange(stack, "GET", "/guestbook/")
+    assert status == 200, stack.logs()
+    cookie = headers["set-cookie"].split(";")[0]
+    name = f"visitor-{uuid.uuid4().hex[:8]}"
+    for signed in range(1, 4):
+        token = re.search(r'name="token" value="([0-9a-f]+)"', page)
+        assert token, page
+        form = urllib.parse.urlencode({"name": name, "message": f"message {signed}", "token": token.group(1)})
+        status, headers, _ = _exchange(stack, "POST", "/guestbook/sign", cookie, form.encode())
+        assert status == 302, stack.logs()
+        status, _, page = _exchange(stack, "GET", "/guestbook/", cookie)
+        assert status == 200
+        assert f"Welcome back, {name}: you signed {signed} time(s)." in page, page
+        assert f"message {signed}" in page
 
 
 @dataclass
