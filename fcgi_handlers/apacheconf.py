@@ -5,7 +5,11 @@ touches no file or process. The `apache-config` and `demo` commands, the end-to-
 conformance harness therefore run exactly the text the unit tests check. Three things are rendered: the snippet an
 existing Apache `Include`s, a complete standalone httpd.conf, and the translation of one mod_python configuration block
 into the block that sends the same requests to the daemon (directives become FastCGI params through `SetEnv`, because
-mod_proxy_fcgi passes the whole `subprocess_env`; reference/apache-fastcgi.md §1.2).
+mod_proxy_fcgi passes the whole `subprocess_env`; reference/apache-fastcgi.md §1.2).  A block with PythonAuthenHandler
+or PythonAuthzHandler gets its auth phases inside Apache through mod_authnz_fcgi (TCP only): `AuthnzFcgiDefineProvider`
+lines at server level, `AuthnzFcgiCheckAuthnProvider` (or `AuthBasicProvider`) and `Require` in the block, and its
+directives as `SetEnvIfExpr` instead of `SetEnv` (mod_env's SetEnv runs in the fixup phase, after the auth phases;
+SetEnvIf runs in the header-parser phase, before them, so only its values reach the authorizer call: observed).
 """
 from __future__ import annotations
 
@@ -23,16 +27,29 @@ DEFAULT_POOL_MAX = 25
 # Modules every standalone config loads, by the short name `module_line` expands. mod_log_config and mod_unixd are
 # compiled into Debian's apache2 and need no LoadModule.
 BASE_MODULES: tuple[str, ...] = (
-    "authz_core", "authn_core", "authz_host", "authz_user", "auth_basic", "mime", "dir", "alias", "env", "setenvif",
-    "headers", "rewrite", "proxy", "proxy_fcgi", "authnz_fcgi", "slotmem_shm", "proxy_balancer", "lbmethod_byrequests",
+    "authz_core", "authn_core", "authn_file", "authz_host", "authz_user", "auth_basic", "mime", "dir", "alias", "env",
+    "setenvif", "headers", "rewrite", "proxy", "proxy_fcgi", "authnz_fcgi", "slotmem_shm", "proxy_balancer",
+    "lbmethod_byrequests",
 )
 
 # What an existing Apache needs for the include snippet: mod_proxy + mod_proxy_fcgi route, mod_env's SetEnv carries the
 # Python* directives.
 SNIPPET_MODULES: tuple[str, ...] = ("proxy", "proxy_fcgi", "env")
 
+# What the auth example of the snippet needs besides SNIPPET_MODULES (mod_authnz_fcgi, SetEnvIf for the directives the
+# authorizer call reads, mod_headers to drop a challenge Apache noted when the handler lets an anonymous request in).
+AUTH_MODULES: tuple[str, ...] = ("authn_core", "authz_core", "authz_user", "auth_basic", "authnz_fcgi", "setenvif",
+                                 "headers")
+
+# The variable the daemon's allowing authorizer answer sets to the user the authen phase chose (dispatch.dispatcher).
+USER_VARIABLE = "FCGI_HANDLERS_USER"
+
 Mpm = Literal["event", "worker", "prefork"]
 Route = Literal["auto", "proxypass", "sethandler"]
+# How PythonAuthenHandler reaches Apache's authn phase: AuthnzFcgiCheckAuthnProvider (the handler's status, body and
+# user go through as mod_python sends them), AuthBasicProvider (Apache parses Basic credentials and answers every
+# refusal with its own 401 challenge), or emulated in the daemon before the content handler (no mod_authnz_fcgi).
+AuthnMode = Literal["check-authn", "basic-provider", "emulate"]
 
 
 class UnsupportedDirective(ValueError):
@@ -134,10 +151,61 @@ def daemon_directives(handler: str, *, debug: bool = False, options: Sequence[tu
     return lines
 
 
+def auth_provider_names(auth: Backend) -> tuple[str, str]:
+    """The authn and authz provider names for the daemon at `auth` (one pair per port, so two daemons can coexist)."""
+    if auth.socket is not None:
+        raise ValueError("mod_authnz_fcgi reaches its providers over TCP only: give the daemon a HOST:PORT address")
+    return f"PyAuthen-{auth.port}", f"PyAuthz-{auth.port}"
+
+
+def auth_provider_lines(auth: Backend) -> list[str]:
+    """The server-level lines that define the daemon at `auth` as mod_authnz_fcgi's authn and authz providers."""
+    authn, authz = auth_provider_names(auth)
+    url = auth.worker_url()
+    return [f"AuthnzFcgiDefineProvider authn {authn} {url}", f"AuthnzFcgiDefineProvider authz {authz} {url}"]
+
+
+def setenvif_line(name: str, value: str) -> str:
+    """`SetEnvIfExpr "true" "name=value"`: set early enough (header-parser phase) for the auth phases to see it.
+
+    mod_setenvif passes the value through regex substitution, which takes a backslash as an escape and `$N` as a
+    back-reference (observed: `$1` vanished, `\\` lost its backslash), so both are escaped before the quoting."""
+    escaped = value.replace("\\", "\\\\").replace("$", "\\$")
+    return f'SetEnvIfExpr "true" {quote(_env_name(name) + "=" + escaped)}'
+
+
+def authn_lines(auth: Backend, mode: AuthnMode) -> list[str]:
+    """The block lines that run PythonAuthenHandler (and PythonAuthzHandler) in Apache's authn phase."""
+    authn, _ = auth_provider_names(auth)
+    if mode == "basic-provider":
+        return [f"AuthBasicProvider {authn}"]
+    return [
+        f"AuthnzFcgiCheckAuthnProvider {authn} Authoritative On RequireBasicAuth Off "
+        f"UserExpr {quote('%{reqenv:' + USER_VARIABLE + '}')}",
+        # Apache notes a Basic challenge (with mod_auth_basic loaded) before the call when credentials are missing:
+        # it belongs to a 401 only, not to the page of a handler that let the request in or refused otherwise.
+        "<IfModule headers_module>",
+        '    Header always unset WWW-Authenticate "expr=%{REQUEST_STATUS} != 401"',
+        "</IfModule>",
+    ]
+
+
+def authz_lines(auth: Backend, requires: Sequence[str]) -> list[str]:
+    """`Require <authz provider>` for a PythonAuthzHandler after Apache's own authentication, together with the
+    block's own Require lines (several Require lines would otherwise mean "any of them")."""
+    _, authz = auth_provider_names(auth)
+    if not requires:
+        return [f"Require {authz}"]
+    return ["<RequireAll>", f"    Require {authz}", "    <RequireAny>", *("        " + line for line in requires),
+            "    </RequireAny>", "</RequireAll>"]
+
+
 def include_snippet(backend: Backend, *, location: str = "/app/", handler: str = "hello",
                     directory: str = "/var/www/python", pool_max: int = DEFAULT_POOL_MAX,
-                    modules_dir: str = MODULES_DIR) -> str:
-    """The file an existing Apache 2.4 (>= 2.4.26) `Include`s to send `location` and `directory` to the daemon."""
+                    modules_dir: str = MODULES_DIR, auth: Optional[Backend] = None,
+                    authen_handler: str = "hello::authenhandler") -> str:
+    """The file an existing Apache 2.4 (>= 2.4.26) `Include`s to send `location` and `directory` to the daemon;
+    with `auth` (the daemon's TCP address), also `<location>private/` with its auth phases inside Apache."""
     where = f"unix socket {backend.socket}" if backend.socket else f"{backend.host}:{backend.port}"
     parts = [
         f"# fcgi_handlers: Apache 2.4 (>= 2.4.26) routes to the daemon at {where}.",
@@ -166,7 +234,35 @@ def include_snippet(backend: Backend, *, location: str = "/app/", handler: str =
             *daemon_directives(handler),
         ]),
     ]
+    if auth is not None:
+        parts += ["", *_auth_snippet(backend, auth, location.rstrip("/") + "/private/", handler, authen_handler,
+                                     modules_dir)]
     return "\n".join(parts) + "\n"
+
+
+def _auth_snippet(backend: Backend, auth: Backend, location: str, handler: str, authen_handler: str,
+                  modules_dir: str) -> list[str]:
+    _, authz = auth_provider_names(auth)
+    return [
+        f"# Auth phases inside Apache: mod_authnz_fcgi calls the daemon at {auth.host}:{auth.port} (TCP only) as a",
+        "# FastCGI AUTHORIZER; PythonAuthenHandler (then PythonAuthzHandler) decide with mod_python's meaning.",
+        *guarded_module_lines(AUTH_MODULES, modules_dir),
+        *auth_provider_lines(auth),
+        section("Location", location, [
+            f"ProxyPass {quote(backend.worker_url())}",
+            "AuthType Basic",
+            'AuthName "private"',
+            *authn_lines(auth, "check-authn"),
+            "# or: AuthBasicProvider with the same provider (Apache parses Basic credentials, every refusal is 401)",
+            "Require valid-user",
+            f"# A PythonAuthzHandler alone (after Apache's own authentication): Require {authz}",
+            "# The authorizer call sees SetEnvIf values only (SetEnv runs after the auth phases).",
+            setenvif_line("PythonAuthenHandler", authen_handler),
+            setenvif_line("AuthType", "Basic"),
+            setenvif_line("AuthName", "private"),
+            setenvif_line("PythonHandler", handler),
+        ]),
+    ]
 
 
 def httpd_conf(*, port: int, run_dir: str, docroot: str, blocks: Sequence[str] = (),
@@ -233,12 +329,14 @@ _PHASE_DIRECTIVES = (
 )
 # Why each of the rest cannot be carried by a block sent to the daemon.
 _UNSUPPORTED = {
-    "pythonpostreadrequesthandler": "runs for every request in server context, before any block applies",
-    "pythontranshandler": "runs in server context during URI translation, inside Apache",
+    "pythonpostreadrequesthandler": "is server-level: a server-level `SetEnv PythonPostReadRequestHandler ...` has "
+                                    "the daemon run it first for every request",
+    "pythontranshandler": "is server-level: a server-level `SetEnv PythonTransHandler ...` has the daemon run it "
+                          "after post-read-request (Apache's own URI translation has already run)",
     "pythonconnectionhandler": "handles the raw client connection, which only Apache holds",
     "pythoninputfilter": "Apache filters cannot run out of process",
     "pythonoutputfilter": "Apache filters cannot run out of process",
-    "pythonimport": "is server-wide; preload modules with the daemon's own configuration",
+    "pythonimport": "is server-wide: give the daemon `--import MODULE[::FUNC] [INTERPRETER]`",
     "pythonoptimize": "is server-wide; start the daemon's Python with -OO instead",
 }
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
@@ -273,7 +371,8 @@ def split_arguments(line: str) -> list[str]:
 
 
 def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: str = "Location",
-                         route: Route = "auto") -> list[str]:
+                         route: Route = "auto", auth: Optional[Backend] = None,
+                         authn: AuthnMode = "check-authn") -> list[str]:
     """Translate the directive lines of one mod_python block into lines that send the block to the daemon.
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
@@ -281,43 +380,134 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     as written, but a plain list beside an extension list of the same phase, or two extension lists with different
     handlers, raise UnsupportedDirective. `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
     in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
-    Other lines pass through unchanged. Raises UnsupportedDirective for directives a block cannot carry.
+    A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
+    (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
+    server-level lines) with every param set by `SetEnvIfExpr`, plus AuthName/AuthType as params; with
+    `authn="emulate"` (or no TCP address) the daemon runs them before the content handler instead; when it
+    authenticates (PythonAuthenHandler), Apache's user-based Require lines and AuthType/AuthName go (AuthName and
+    AuthType become params) and `CGIPassAuth On` hands the credentials over. Other lines pass through unchanged.
+    Raises UnsupportedDirective for directives a block cannot carry.
     """
+    return _translate_block(lines, backend, container=container, route=route, auth=auth, authn=authn)[0]
+
+
+def _auth_target(backend: Backend, auth: Optional[Backend], authn: AuthnMode) -> Optional[Backend]:
+    if authn == "emulate":
+        return None
+    target = auth if auth is not None else backend
+    return None if target.socket is not None else target
+
+
+# Require forms that need Apache to know the user: emulated auth phases take their place.
+_USER_REQUIRES = ("valid-user", "user", "group")
+_AUTH_HANDLERS = ("pythonauthenhandler", "pythonauthzhandler")
+
+
+@dataclass(frozen=True)
+class _AuthPlan:
+    """How one block's PythonAuthenHandler/PythonAuthzHandler are carried (see `mod_python_to_daemon`)."""
+
+    authen: bool
+    authz: bool
+    target: Optional[Backend]   # mod_authnz_fcgi's address; None: the daemon emulates the phases
+    authn: AuthnMode
+    requires: tuple[str, ...]   # the block's own Require lines
+
+    @property
+    def active(self) -> bool:
+        return self.authen or self.authz
+
+    @property
+    def emulated_authn(self) -> bool:
+        return self.authen and self.target is None
+
+    def drops(self, lowered: str, args: Sequence[str]) -> bool:
+        """True for an Apache auth line this plan replaces."""
+        if lowered in ("authname", "authtype"):
+            return self.emulated_authn  # the daemon authenticates: Apache must not
+        if lowered == "authbasicprovider":
+            return self.authen
+        if lowered == "require" and self.target is not None:
+            return self.authz and not self.authen  # carried inside the RequireAll of `lines()`
+        return lowered == "require" and self.emulated_authn and bool(args) and args[0].lower() in _USER_REQUIRES
+
+    def lines(self) -> list[str]:
+        """The Apache lines that take the place of the block's first auth handler directive."""
+        if self.target is None:
+            return []
+        return authn_lines(self.target, self.authn) if self.authen else authz_lines(self.target, self.requires)
+
+
+def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, route: Route,
+                     auth: Optional[Backend], authn: AuthnMode) -> tuple[list[str], bool]:
+    """`mod_python_to_daemon`'s lines, and whether they use mod_authnz_fcgi providers."""
     if route == "proxypass" and container.lower() != "location":
         raise ValueError(f"ProxyPass is only valid in a <Location> block, not <{container}>")
     use_proxypass = route == "proxypass" or (route == "auto" and container.lower() == "location")
+    logical = [(raw, split_arguments(raw)) for raw in _logical_lines(lines)]
+    names = {words[0].lower() for _, words in logical if words}
+    authen, authz = _AUTH_HANDLERS[0] in names, _AUTH_HANDLERS[1] in names
+    plan = _AuthPlan(authen, authz, _auth_target(backend, auth, authn) if authen or authz else None, authn,
+                     tuple(raw for raw, words in logical if words and words[0].lower() == "require"))
     slots: list[tuple[bool, str]] = []     # (is a key of `params`, text): a key stands for its final SetEnv line
     params: dict[str, dict[str, list[str]]] = {}   # param -> extension ("" for none) -> values
-    for raw in _logical_lines(lines):
-        words = split_arguments(raw)
+    placed = False
+    for raw, words in logical:
         if not words or words[0].startswith("#"):
             slots.append((False, raw))
             continue
         name, args = words[0], words[1:]
-        for key, extension, values, replace in _translate(name, args):
+        lowered = name.lower()
+        translated = _translate(name, args)
+        if plan.active and lowered in ("authname", "authtype") and args:
+            # For req.auth_name()/auth_type(): Apache does not send them.
+            translated.append(("AuthName" if lowered == "authname" else "AuthType", "", [args[0]], True))
+        for key, extension, values, replace in translated:
             if key not in params:
                 params[key] = {}
                 slots.append((True, key))
             groups = params[key]
             groups[extension] = values if replace else groups.get(extension, []) + values
-        if name.lower() in ("sethandler", "addhandler") and args and args[0].lower() in _MOD_PYTHON_HANDLERS:
+        if not placed and lowered in _AUTH_HANDLERS:
+            placed = True
+            slots += [(False, line) for line in plan.lines()]
+        if lowered in ("sethandler", "addhandler") and args and args[0].lower() in _MOD_PYTHON_HANDLERS:
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
-        elif not _is_python_directive(name):
+        elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
-    return [_setenv(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
+    if plan.emulated_authn:
+        slots.append((False, "CGIPassAuth On"))  # the daemon reads the credentials itself
+    setter = setenvif_line if plan.target is not None else _setenv
+    converted = [setter(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
+    return converted, plan.target is not None
 
 
-def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "auto") -> str:
-    """`mod_python_to_daemon` for a whole section (`<Location "/x"> ... </Location>`), nested sections included."""
+def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "auto", auth: Optional[Backend] = None,
+                               authn: AuthnMode = "check-authn", define_providers: bool = True) -> str:
+    """`mod_python_to_daemon` for a whole section (`<Location "/x"> ... </Location>`), nested sections included;
+    when a section's auth phases go through mod_authnz_fcgi, the server-level `AuthnzFcgiDefineProvider` lines
+    come first (`define_providers=False` leaves them to the caller's server configuration)."""
+    text, uses_auth = _convert_block(block, backend, route, auth, authn)
+    if uses_auth and define_providers:
+        target = _auth_target(backend, auth, authn)
+        assert target is not None
+        text = "\n".join([*auth_provider_lines(target), text])
+    return text
+
+
+def _convert_block(block: str, backend: Backend, route: Route, auth: Optional[Backend],
+                   authn: AuthnMode) -> tuple[str, bool]:
     lines = block.strip().splitlines()
     head, tail = lines[0].strip(), lines[-1].strip()
     if not (head.startswith("<") and head.endswith(">") and tail.startswith("</")):
         raise ValueError("expected one configuration section, from <Kind ...> to </Kind>")
     kind = head[1:-1].split(None, 1)[0]
-    return "\n".join([head, *_convert_body(lines[1:-1], kind, backend, route), tail])
+    body, uses_auth = _convert_body(lines[1:-1], kind, backend, route, auth, authn)
+    return "\n".join([head, *body, tail]), uses_auth
 
 
-def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Route) -> list[str]:
+def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Route, auth: Optional[Backend],
+                  authn: AuthnMode) -> tuple[list[str], bool]:
     """Convert a section body. Its own lines merge as one scope even when nested sections sit between them; each nested
     section is converted on its own, as mod_python merges per section."""
     flat: list[str] = []
@@ -339,13 +529,15 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
     if depth != 0:
         raise ValueError(f"unbalanced nested section in <{kind}>")
     out: list[str] = []
-    for line in mod_python_to_daemon(flat, backend, container=kind, route=route):
+    converted, uses_auth = _translate_block(flat, backend, container=kind, route=route, auth=auth, authn=authn)
+    for line in converted:
         if line.startswith("\0section "):
-            inner = mod_python_block_to_daemon("\n".join(nested[int(line.split()[1])]), backend, route=route)
+            inner, inner_auth = _convert_block("\n".join(nested[int(line.split()[1])]), backend, route, auth, authn)
+            uses_auth = uses_auth or inner_auth
             out += ["    " + x for x in inner.splitlines()]
         else:
             out.append("    " + line)
-    return out
+    return out, uses_auth
 
 
 def _logical_lines(lines: Iterable[str]) -> list[str]:

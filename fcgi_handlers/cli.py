@@ -1,4 +1,4 @@
-"""The `fcgi-handlers` command: serve, apache-config, demo, ping.
+"""The `fcgi-handlers` command: serve, apache-config, demo, ping, conformance.
 
 Each subcommand is a thin function over a library call, so the tests drive the same code paths as a user's shell.
 Exit codes: 0 success, 1 failure (a ping that got no answer), 2 bad usage or configuration (the message says which
@@ -35,8 +35,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _apache_config(args: argparse.Namespace) -> int:
     from fcgi_handlers.apacheconf import Backend, include_snippet
 
+    auth = Backend.from_bind(args.auth_bind) if args.auth_bind else None
+    if auth is not None and auth.socket is not None:
+        raise config.ConfigError(f"--auth-bind {args.auth_bind}: mod_authnz_fcgi reaches the daemon over TCP only")
     snippet = include_snippet(Backend.from_bind(args.bind), location=args.location, handler=args.handler,
-                              directory=args.directory, pool_max=args.pool_max)
+                              directory=args.directory, pool_max=args.pool_max, auth=auth,
+                              authen_handler=args.authen_handler)
     sys.stdout.write(snippet)
     return 0
 
@@ -45,6 +49,15 @@ def _demo(args: argparse.Namespace) -> int:
     from fcgi_handlers.demo import run_demo
 
     return run_demo(port=args.port, daemon_port=args.daemon_port, handlers=args.handlers)
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fcgi_handlers.conformance import run
+
+    docs = Path(args.docs) if args.docs else None
+    return run(Path(args.out), docs=docs, names=args.scenario, areas=args.area, keep=args.keep)
 
 
 def _ping(args: argparse.Namespace) -> int:
@@ -76,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     snippet.add_argument("--handler", default="hello", help="PythonHandler of the examples")
     snippet.add_argument("--directory", default="/var/www/python", help="directory of the SetHandler example")
     snippet.add_argument("--pool-max", type=int, default=25, help="kept connections per Apache child")
+    snippet.add_argument("--auth-bind", default=None, metavar="HOST:PORT",
+                         help="the daemon's TCP address for mod_authnz_fcgi: adds an example with the auth phases "
+                              "inside Apache (serve with a second --bind for it when --bind is a unix socket)")
+    snippet.add_argument("--authen-handler", default="hello::authenhandler",
+                         help="PythonAuthenHandler of the auth example")
     snippet.set_defaults(func=_apache_config)
 
     demo = commands.add_parser("demo", help="serve the example handlers through a private Apache on loopback")
@@ -83,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--daemon-port", type=int, default=9000, help="the daemon's port on 127.0.0.1")
     demo.add_argument("--handlers", default=None, help="handler directory (default: the bundled examples)")
     demo.set_defaults(func=_demo)
+
+    conformance = commands.add_parser("conformance", help="answer every scenario by real mod_python and by the "
+                                      "daemon, compare, write the report")
+    conformance.add_argument("--out", default="conformance-report", help="report directory (report.md, report.html)")
+    conformance.add_argument("--docs", nargs="?", const="docs/conformance.md", default=None, metavar="PATH",
+                             help="also regenerate the committed summary (default docs/conformance.md)")
+    conformance.add_argument("--scenario", action="append", default=[], metavar="NAME", help="run only this one")
+    conformance.add_argument("--area", action="append", default=[], help="run only this area's scenarios")
+    conformance.add_argument("--keep", action="store_true", help="keep the work directory (handlers, logs)")
+    conformance.set_defaults(func=_conformance)
 
     ping = commands.add_parser("ping", help="ask a daemon for FCGI_GET_VALUES (a healthcheck)")
     ping.add_argument("address", nargs="?", default="127.0.0.1:9000", help="HOST:PORT or unix:PATH")

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from fcgi_handlers.dispatch.runtime import ImportSpec, parse_import_spec
 from fcgi_handlers.server import settings as server_defaults
 
 if sys.version_info >= (3, 11):
@@ -56,6 +57,19 @@ def _bind(value: Any) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("expected HOST:PORT or unix:PATH")
     return text
+
+
+def _bind_list(value: Any) -> tuple[str, ...]:
+    # Several addresses: e.g. a unix socket for mod_proxy_fcgi plus a loopback port for mod_authnz_fcgi (TCP only).
+    items = [value] if isinstance(value, str) else list(value)
+    if not items:
+        raise ValueError("at least one address is needed")
+    return tuple(dict.fromkeys(_bind(item) for item in items))
+
+
+def _import_list(value: Any) -> list[ImportSpec]:
+    items = [value] if isinstance(value, str) else list(value)
+    return [item if isinstance(item, ImportSpec) else parse_import_spec(str(item)) for item in items]
 
 
 def _octal_mode(value: Any) -> int:
@@ -103,8 +117,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("bind", "--bind", _bind, "127.0.0.1:9000",
-            "where to listen: HOST:PORT or unix:PATH", "ADDR"),
+    Setting("bind", "--bind", _bind_list, "127.0.0.1:9000",
+            "where to listen: HOST:PORT or unix:PATH (repeatable: mod_authnz_fcgi needs a HOST:PORT)", "ADDR",
+            repeatable=True),
     Setting("workers", "--workers", _positive_int, 2,
             "worker processes", "N"),
     Setting("threads", "--threads", _positive_int, server_defaults.DEFAULT_THREADS,
@@ -112,6 +127,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("path", "--path", _directory_list, [],
             "directory handler modules may be imported from (repeatable); nothing else is importable",
             "DIR", repeatable=True),
+    Setting("imports", "--import", _import_list, [],
+            "PythonImport run in each worker at start: MODULE[::FUNC] [INTERPRETER] (repeatable)", "SPEC",
+            repeatable=True),
     Setting("handler", "--handler", _optional_str, None,
             "PythonHandler used when Apache sends none (MODULE[::OBJECT])", "SPEC"),
     Setting("debug", "--debug", _bool, False,

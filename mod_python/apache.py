@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any, Callable, Optional, Sequence
 
 from fcgi_handlers.dispatch import runtime
-from fcgi_handlers.dispatch.loader import resolve_object
+from fcgi_handlers.dispatch.loader import Loader, resolve_object
 from fcgi_handlers.request.connection import log_level, log_message
 from fcgi_handlers.request.constants import *  # noqa: F401,F403 - mod_python's constant names, exactly
 from fcgi_handlers.request.constants import (AP_MPMQ_HARD_LIMIT_DAEMONS, AP_MPMQ_HARD_LIMIT_THREADS, AP_MPMQ_IS_FORKED,
@@ -26,13 +26,25 @@ from fcgi_handlers.request.table import make_table, table  # noqa: F401 - mod_py
 _log = logging.getLogger("mod_python")
 
 def __getattr__(name: str) -> Any:
-    # `apache.interpreter` and `apache.main_server` follow the worker's runtime (set at worker start).
+    # `apache.interpreter` and `apache.main_server` follow the worker's runtime (set at worker start): the running
+    # request's interpreter, the one a PythonImport runs in, else main_interpreter.
     if name == "interpreter":
-        req = current_request.get()
-        return getattr(req, "interpreter", None) or runtime.state().interpreter
+        return _interpreter()
     if name == "main_server":
         return runtime.state().main_server
     raise AttributeError(f"module 'mod_python.apache' has no attribute {name!r}")
+
+
+def _interpreter() -> str:
+    req = current_request.get()
+    name = getattr(req, "interpreter", None) or runtime.current_interpreter.get()
+    return str(name) if name else runtime.state().interpreter
+
+
+def _loader() -> Loader:
+    """The loader of the running code's interpreter namespace."""
+    loader: Optional[Loader] = getattr(current_request.get(), "fcgi_loader", None)
+    return loader if loader is not None else runtime.loader_for(runtime.current_interpreter.get())
 
 
 def log_error(message: str, level: int = APLOG_ERR, server: Any = None) -> None:
@@ -51,11 +63,13 @@ def import_module(module_name: str, autoreload: int = 1, log: int = 0,
     logger: Optional[Callable[[str], None]] = None
     if log:
         logger = (lambda text: req.log_error(text, APLOG_NOTICE)) if req is not None else _log.info
-    return runtime.state().loader.import_module(module_name, autoreload=bool(autoreload), log=logger, path=path)
+    return _loader().import_module(module_name, autoreload=bool(autoreload), log=logger, path=path)
 
 
 def register_cleanup(callback: Callable[..., Any], data: Any = None) -> None:
     """Run `callback(data)` when this worker process exits (data defaults to None, as in mod_python)."""
+    if not callable(callback):
+        raise ValueError("first argument must be a callable object")
     runtime.state().child_cleanups.append((callback, data))
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from fcgi_handlers import config
+from fcgi_handlers.dispatch.phases import placement_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -15,6 +16,12 @@ def test_settings_table_matches_the_declared_settings() -> None:
     table = re.search(r"<!-- settings-table[^>]*-->\n(.*?)\n<!-- /settings-table -->", text, re.S)
     assert table is not None
     assert table.group(1) == config.markdown_table()
+
+
+def test_phase_table_matches_the_phase_data() -> None:
+    table = re.search(r"<!-- phase-table[^>]*-->\n(.*?)\n<!-- /phase-table -->", README.read_text(), re.S)
+    assert table is not None
+    assert table.group(1) == placement_table()
 
 
 def test_readme_opens_with_the_demo_and_test_commands() -> None:

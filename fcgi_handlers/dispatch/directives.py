@@ -4,7 +4,11 @@ Apache cannot hand mod_python's directives to a FastCGI backend, so they travel 
 the same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of
 the table), `PythonHandlerModule mod`, `PythonDebug On|Off`, `PythonAutoReload On|Off` (default On),
 `PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and one `PythonOption.<key> "<value>"` per option
-(an empty value removes the key, as mod_python does).  They are parsed once per distinct set into an immutable
+(an empty value removes the key, as mod_python does), plus the block's `AuthName`/`AuthType` for `req.auth_name()`
+and `req.auth_type()` (Apache sends neither).  A block whose auth phases run inside Apache sets them with
+`SetEnvIfExpr` instead of `SetEnv`: mod_env's SetEnv runs in the fixup phase, after authentication, while
+SetEnvIf runs in the header-parser phase, before it (observed: only SetEnvIf values reach mod_authnz_fcgi's call).
+They are parsed once per distinct set into an immutable
 `Directives`; any malformed value raises `DirectiveError` (the request then fails with 500 and a log line naming
 the directive), as Apache would refuse such a configuration.
 
@@ -32,6 +36,8 @@ FLAG_DIRECTIVES = ("PythonDebug", "PythonAutoReload", "PythonEnablePdb", "Python
                    "PythonInterpPerDirective")
 STRING_DIRECTIVES = ("PythonPath", "PythonInterpreter")
 OPTION_PREFIX = "PythonOption."
+# Apache's own AuthName/AuthType, passed by the generated configuration for req.auth_name()/auth_type().
+AUTH_PARAMS = ("AuthName", "AuthType")
 HANDLER_MODULE = "PythonHandlerModule"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
@@ -155,6 +161,9 @@ class Directives:
     interpreter: Optional[str] = None
     config: Tuple[Tuple[str, str], ...] = ()
     options: Tuple[Tuple[str, str], ...] = ()
+    interp_per_directory: bool = False
+    auth_name: Optional[str] = None
+    auth_type: Optional[str] = None
 
     def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
         """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
@@ -189,7 +198,8 @@ def _add_handlers(handlers: Dict[str, Tuple[HandlerSpec, ...]], ext_handlers: Di
 
 def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directives:
     """Read every mod_python directive in `params` (in their order); `roots` are the allowed directories."""
-    items = tuple((name, value) for name, value in params.items() if name.startswith("Python"))
+    items = tuple((name, value) for name, value in params.items()
+                  if name.startswith("Python") or name in AUTH_PARAMS)
     return _parse_items(items, tuple(roots))
 
 
@@ -197,7 +207,7 @@ def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directi
 def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> Directives:
     handlers: Dict[str, Tuple[HandlerSpec, ...]] = {}
     ext_handlers: Dict[Tuple[str, str], Tuple[HandlerSpec, ...]] = {}
-    flags = {"PythonDebug": False, "PythonAutoReload": True}
+    flags = {"PythonDebug": False, "PythonAutoReload": True, "PythonInterpPerDirectory": False}
     strings: Dict[str, str] = {}
     config: list[tuple[str, str]] = []
     options: Dict[str, str] = {}
@@ -216,6 +226,8 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                 raise DirectiveError(f"{name} needs a value")
             strings[name] = value
             config.append((name, value))
+        elif name in AUTH_PARAMS:
+            strings[name] = value
         elif name.startswith(OPTION_PREFIX):
             key = name[len(OPTION_PREFIX):]
             if not key:
@@ -229,4 +241,5 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
     return Directives(handlers=MappingProxyType(handlers), ext_handlers=MappingProxyType(ext_handlers),
                       debug=flags["PythonDebug"], autoreload=flags["PythonAutoReload"], python_path=python_path,
                       interpreter=strings.get("PythonInterpreter"), config=tuple(config),
-                      options=tuple(options.items()))
+                      options=tuple(options.items()), interp_per_directory=flags["PythonInterpPerDirectory"],
+                      auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None)

@@ -1,29 +1,35 @@
 """The dispatcher: one request through the phase table, with mod_python's semantics at every step.
 
-`Dispatcher.handle(params, body, sink)` reads the directives from the params, builds the request and runs the phases
-in table order with one loop (`chain.run_chain` per phase, this module per request):
-- the phases placed before the content (post-read-request ... fixup; authen/authz too unless Apache runs them through
-  mod_authnz_fcgi) go on after OK or DECLINED; DONE ends the request as it stands, anything else is an error status;
+`Dispatcher.handle(params, body, sink, after_end=...)` reads the directives from the params, builds the request and
+runs the phases in table order with one loop (`chain.run_chain` per phase, this module per request):
+- the phases placed before the content (post-read-request ... fixup; authen/authz too, unless they already ran inside
+  Apache through mod_authnz_fcgi, which the authorizer's answer marks in the params) go on after OK or DECLINED;
+  DONE ends the request as it stands (`util.redirect`, `SERVER_RETURN(DONE)`), anything else is an error status;
 - the content phase runs only if `req.handler` names mod_python; OK/DONE send what the handler made of the response
   (its `req.status`); an HTTP code gets Apache's stock page for it (`Response.send_error`: headers_out dropped but a
   redirect's Location, err_headers_out kept, Allow on 405/501; appended if output already went out); a code Apache
   does not know becomes 500; DECLINED goes to Apache's default handler (`static.py`);
-- after the response: the log phase, then the `req.register_cleanup()` callbacks, then the cleanup phase; their
-  failures are only logged.
+- after the response: the log phase, then the `req.register_cleanup()` callbacks, then the cleanup phase (for the
+  targets of `req.internal_redirect()` too, newest first); their failures are only logged.  Given `after_end`
+  (the server's `FastCGIRequest.call_after_end`), they run once END_REQUEST is written, so the client never waits
+  for them, and their log lines go to the daemon's log (the connection may already serve another request).
 A failure in a phase is logged through `req.log_error` with mod_python's "<phase> <handler>: <line>" lines; with
 PythonDebug On the traceback page goes to the client (status 500 unless output was flushed) and the phase returns
 DONE, without it the phase returns the failure's status (500).  A malformed directive (e.g. a PythonPath entry
 outside the allowed directories) fails the request with 500 and a log line naming it, before any handler runs.
+`authorizer.py` serves mod_authnz_fcgi's AUTHORIZER calls with the same request building and phase loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
-from typing import Any, List, Optional, Protocol
+from typing import List, Optional
 
-from ..request.connection import LogFunc, default_log
+from ..request.connection import Cleanup, LogFunc, Server
 from ..request.context import current_request
 from ..request.constants import (APLOG_ERR, APLOG_NOTICE, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR, OK,
                                  effective_status)
@@ -32,22 +38,29 @@ from ..request.params import PathMode
 from ..request.request import BodyStream, Request
 from ..request.response import Response
 from .chain import run_chain
-from .directives import DirectiveError, Directives, HandlerSpec, parse_directives, parse_handler_spec
+from .directives import DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
+from .handler_request import DaemonSink, HandlerEntry, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
-from .phases import BY_DIRECTIVE, PHASES, Phase, Placement, phases_at
+from .namespaces import MAIN_INTERPRETER, Namespaces
+from .phases import CONFIGURED_HANDLER, PHASES, Phase, Placement, apache_ran_marker, phases_at
 from .static import serve_declined
 
 # The results of an early phase that let the request go on to the next phase (Apache's hook semantics).
 _PHASE_GOES_ON = frozenset({OK, DECLINED})
 
+# Apache's LimitInternalRecursion default: more nested internal redirects than this are a configuration error.
+MAX_INTERNAL_REDIRECTS = 10
 
-class DaemonSink(Protocol):
-    """The server layer's sink: response bytes and error-log text of one request."""
+# The authorizer's allow answer carries the user mod_python's authen phase chose, and its ap_auth_type, as variables
+# mod_authnz_fcgi hands to the later responder call (`UserExpr "%{reqenv:FCGI_HANDLERS_USER}"` sets Apache's user).
+USER_VARIABLE = "FCGI_HANDLERS_USER"
+AUTH_TYPE_VARIABLE = "FCGI_HANDLERS_AUTH_TYPE"
 
-    def stdout(self, data: bytes) -> None: ...
+AfterEnd = Callable[[Callable[[], None]], None]
 
-    def stderr(self, data: bytes) -> None: ...
+__all__ = ["AUTH_TYPE_VARIABLE", "AfterEnd", "DaemonSink", "DispatchSettings", "Dispatcher", "HandlerEntry",
+           "HandlerRequest", "MAX_INTERNAL_REDIRECTS", "RequestLog", "USER_VARIABLE"]
 
 
 @dataclass(frozen=True)
@@ -56,57 +69,20 @@ class DispatchSettings:
 
     paths: Sequence[str]            # the allowed directories (`--path`); handler code comes only from these
     path_mode: PathMode = "auto"    # how req.uri/filename/path_info are derived (see request.params)
-    emulate_auth: bool = True       # run PythonAuthen/AuthzHandler in the daemon (off when mod_authnz_fcgi does)
-
-
-@dataclass(frozen=True)
-class HandlerEntry:
-    """`req.hlist` while a handler runs: mod_python's mp_hlist fields we can know."""
-
-    handler: str
-    silent: int
-    is_location: int
-    directory: Optional[str]
-
-
-class HandlerRequest(Request):
-    """`req` plus what needs the dispatcher: `add_handler()`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fcgi_added: dict[str, List[HandlerSpec]] = {}
-
-    def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:  # noqa: A002 - mod_python
-        """Add `handler` to `phase`: to the running list for the current phase, else after its configured ones."""
-        target = BY_DIRECTIVE.get(phase) if isinstance(phase, str) else None
-        if target is None or target.placement is Placement.CLEANUP:
-            raise IndexError(f"Invalid phase: {phase}")
-        if not isinstance(handler, str):
-            raise TypeError(f"argument 2 must be str, not {type(handler).__name__}")
-        spec = parse_handler_spec(handler, directory=dir)
-        self.fcgi_added.setdefault(target.directive, []).append(spec)
-
-
-def sink_log(sink: DaemonSink) -> LogFunc:
-    """A log function writing each message as one line of FCGI_STDERR (Apache logs it at level error).
-
-    Once the web server is gone the daemon's own log takes the lines: logging must never stop the request's
-    remaining work (the log phase and cleanups still run)."""
-    def log(level: int, message: str) -> None:
-        try:
-            sink.stderr(message.encode("utf-8", "backslashreplace") + b"\n")
-        except OSError:
-            default_log(level, message)
-    return log
+    emulate_auth: bool = True       # run PythonAuthen/AuthzHandler in the responder when Apache did not run them
 
 
 class Dispatcher:
-    """Runs requests through the phase table; one per worker process (it owns the handler loader)."""
+    """Runs requests through the phase table; one per worker process (it owns the handler loaders)."""
 
-    def __init__(self, settings: DispatchSettings, *, loader: Optional[Loader] = None) -> None:
+    def __init__(self, settings: DispatchSettings, *, loader: Optional[Loader] = None,
+                 child_cleanups: Optional[List[Cleanup]] = None) -> None:
         self.settings = settings
         self.loader = loader if loader is not None else Loader(settings.paths)
         self.loader.install()
+        self.namespaces = Namespaces(self.loader)
+        # apache.register_cleanup / req.server.register_cleanup: run when the worker exits (runtime).
+        self.child_cleanups: List[Cleanup] = child_cleanups if child_cleanups is not None else []
         placements = {Placement.BEFORE_CONTENT, Placement.CONTENT}
         if settings.emulate_auth:
             placements.add(Placement.APACHE_AUTH)
@@ -114,50 +90,109 @@ class Dispatcher:
         self._request_phases = tuple(phase for phase in PHASES if phase.placement in placements)
 
     def close(self) -> None:
-        """Remove the loader's import hooks and forget its modules."""
+        """Remove the loaders' import hooks and forget their modules."""
+        self.namespaces.close()
         self.loader.close()
 
     # --- entry points -----------------------------------------------------------------------------------------------
     def handle(self, params: Mapping[str, str], body: Optional[BodyStream], sink: DaemonSink, *,
-               log: Optional[LogFunc] = None) -> None:
-        """Serve one FastCGI responder request: directives from `params`, response to `sink`."""
-        failure: Optional[DirectiveError] = None
-        try:
-            directives = parse_directives(params, self.loader.roots)
-        except DirectiveError as exc:
-            directives, failure = Directives(), exc
-        req = self.make_request(params, body, sink, directives, log=log or sink_log(sink))
+               log: Optional[LogFunc] = None, after_end: Optional[AfterEnd] = None) -> None:
+        """Serve one FastCGI responder request: directives from `params`, response to `sink`; the work after the
+        response is handed to `after_end` when given, else done before returning."""
+        route = RequestLog(sink)
+        params = apache_auth_view(params)
+        directives, failure = self.directives(params)
+        req = self.make_request(params, body, Response(sink, params.get("REQUEST_METHOD") == "HEAD"), directives,
+                                log=log or route)
         if failure is not None:
             req.log_error(str(failure), APLOG_ERR)
-            self._send_error(req, failure.status)
-            self._finish_response(req)
+            self.send_error(req, failure.status)
+            self.finish_response(req)
             return
-        self.handle_request(req, directives)
+        after = self.handle_request(req, directives)
+        if after_end is None:
+            after()
+            return
+        route.detach()
+        after_end(after)
 
-    def make_request(self, params: Mapping[str, str], body: Optional[BodyStream], sink: DaemonSink,
-                     directives: Directives, *, log: LogFunc) -> HandlerRequest:
-        """The request object handlers get, with the directives' config and options tables."""
-        response = Response(sink, params.get("REQUEST_METHOD") == "HEAD")
-        return HandlerRequest(params, body, response, options=directives.get_options(),
-                              config=directives.get_config(), interpreter=directives.interpreter,
-                              log=log, path_mode=self.settings.path_mode, request_time=response.request_time)
+    def directives(self, params: Mapping[str, str]) -> tuple[Directives, Optional[DirectiveError]]:
+        """The request's directives, or empty ones and the error that made them unusable."""
+        try:
+            return parse_directives(params, self.loader.roots), None
+        except DirectiveError as exc:
+            return Directives(), exc
 
-    def handle_request(self, req: HandlerRequest, directives: Directives) -> None:
-        """Run every phase for `req` and finish its response.
+    def make_request(self, params: Mapping[str, str], body: Optional[BodyStream], response: Response,
+                     directives: Directives, *, log: LogFunc, credentials: Optional[tuple[str, str]] = None,
+                     pool: Optional[List[Cleanup]] = None) -> HandlerRequest:
+        """The request object handlers get, with the directives' config and options tables, named after its
+        interpreter as mod_python names it."""
+        config, options = directives.get_config(), directives.get_options()
+        server = Server(params, config=config, options=options, log=log, child_cleanups=self.child_cleanups)
+        req = HandlerRequest(params, body, response, options=options, config=config, server=server, log=log,
+                             path_mode=self.settings.path_mode, request_time=response.request_time,
+                             redirector=self._internal_redirect, credentials=credentials,
+                             auth_name=directives.auth_name, auth_type=directives.auth_type)
+        req.fcgi_set("interpreter", self.interpreter_name(req, directives))
+        req.fcgi_directives = directives
+        if pool is not None:
+            req.fcgi_cleanups = pool  # an internal redirect's target shares the original's pool
+        req.fcgi_cleanups.append((CleanupPhase(self, req), None))
+        return req
+
+    @staticmethod
+    def interpreter_name(req: Request, directives: Directives) -> str:
+        """PythonInterpreter, else the directory of req.filename (PythonInterpPerDirectory), else the virtual host's
+        name (SERVER_NAME), else main_interpreter."""
+        if directives.interpreter:
+            return directives.interpreter
+        if directives.interp_per_directory and req.filename:
+            return os.path.dirname(req.filename).rstrip("/") + "/"
+        return req.fcgi_params.get("SERVER_NAME") or MAIN_INTERPRETER
+
+    def bind_namespace(self, req: HandlerRequest) -> bool:
+        """Give `req` its interpreter namespace's loader; False (logged, 500 sent) when none can be had."""
+        directives: Directives = req.fcgi_directives
+        explicit = bool(directives.interpreter) or (directives.interp_per_directory and bool(req.filename))
+        try:
+            req.fcgi_loader = self.namespaces.for_request(req.interpreter, explicit=explicit)
+        except DispatchError as exc:
+            req.log_error(str(exc), APLOG_ERR)
+            self.send_error(req, exc.status)
+            self.finish_response(req)
+            return False
+        return True
+
+    def handle_request(self, req: HandlerRequest, directives: Directives) -> Callable[[], None]:
+        """Run every phase up to the response for `req` and finish the response; returns the work after it.
 
         While it runs, `req` is the context's current request (module-level `apache.log_error` and friends) and the
-        request's search path is the one the loader's import hook uses."""
+        request's search path is the one its namespace's import hook uses."""
         token = current_request.set(req)
         try:
-            with self.loader.search_path(directives.python_path):
+            if not self.bind_namespace(req):
+                return lambda: None
+            with req.fcgi_loader.search_path(directives.python_path):
                 result = self._run_request_phases(req, directives)
                 self._conclude(req, result)
-                self._finish_response(req)
-                for phase in phases_at(Placement.AFTER_RESPONSE):
+                self.finish_response(req)
+        finally:
+            current_request.reset(token)
+        return partial(self.after_response, req, directives)
+
+    def after_response(self, req: HandlerRequest, directives: Directives, *, phases: bool = True) -> None:
+        """The log phase, then the request pool's cleanups, newest first: the `req.register_cleanup()` callbacks and
+        each request's cleanup phase, which mod_python registers when the request object is made (so it comes
+        last, and an internal redirect's target, which shares the pool, cleans up before it: observed).  Runs in
+        the request's context again (this may be another moment on the same thread); `phases=False` runs the
+        registered callbacks only."""
+        token = current_request.set(req)
+        try:
+            with req.fcgi_loader.search_path(directives.python_path):
+                for phase in phases_at(Placement.AFTER_RESPONSE) if phases else ():
                     self.run_phase(req, phase, directives)
-                self._run_cleanups(req)
-                for phase in phases_at(Placement.CLEANUP):
-                    self.run_phase(req, phase, directives)
+                self._run_cleanups(req, phases=phases)
         finally:
             current_request.reset(token)
 
@@ -166,13 +201,17 @@ class Dispatcher:
         """The phases up to the content; the result that decides the response."""
         result = DECLINED
         for phase in self._request_phases:
+            if phase.placement is Placement.APACHE_AUTH and apache_ran_marker(phase) in req.fcgi_params:
+                continue  # mod_authnz_fcgi already ran it inside Apache and allowed the request
+            if phase.applies_handler:
+                req.handler = CONFIGURED_HANDLER
             if phase.handler_names and req.handler not in phase.handler_names:
                 return DECLINED  # Apache would pick another handler for the content: its default one
             result = self.run_phase(req, phase, directives)
-            if phase.requires_user and result == OK and req.user is None:
-                req.log_error(f"After {phase.directive} req->user is NULL. Assign something to req.user if "
-                              "returning OK to avoid this error.", APLOG_ERR)
-                return HTTP_INTERNAL_SERVER_ERROR
+            if phase.requires_user and self.has_handlers(req, phase, directives, loud=True):
+                failure = authen_failure(req, phase, result)
+                if failure is not None:
+                    return failure
             if phase.placement is Placement.CONTENT or result not in _PHASE_GOES_ON:
                 return result
         return result
@@ -188,6 +227,7 @@ class Dispatcher:
         matched = extension is not None and (phase.directive, extension) in directives.ext_handlers
         req.fcgi_set("extension", extension if matched else None)
         is_location = int(req.fcgi_paths.mode == "location")
+        loader: Loader = req.fcgi_loader or self.loader
 
         def on_handler(spec: HandlerSpec) -> None:
             req.fcgi_set("hlist", HandlerEntry(spec.text, int(spec.silent), is_location, spec.directory))
@@ -196,14 +236,21 @@ class Dispatcher:
             log = (lambda text: req.log_error(text, APLOG_NOTICE)) if directives.debug else None
             path = None
             if spec.directory is not None:
-                path = (spec.directory,) + (directives.python_path or self.loader.roots)
-            return self.loader.import_module(spec.module, autoreload=directives.autoreload, log=log, path=path)
+                path = (spec.directory,) + (directives.python_path or loader.roots)
+            return loader.import_module(spec.module, autoreload=directives.autoreload, log=log, path=path)
 
         def report(failed_phase: Phase, spec: Optional[HandlerSpec], exc: BaseException) -> int:
             return self._report(req, directives, failed_phase, spec, exc)
 
         return run_chain(req, phase, handlers, import_module=import_module, report=report, added=lambda: added,
                          on_handler=on_handler)
+
+    def has_handlers(self, req: HandlerRequest, phase: Phase, directives: Directives, *, loud: bool = False) -> bool:
+        """True when `phase` has handlers for this request (configured for its extension, or added); `loud`: other
+        than PythonHandlerModule's silent ones, which a module without the phase's function skips."""
+        specs = [*directives.handlers_for(phase, self._extension(req, phase, directives)),
+                 *req.fcgi_added.get(phase.directive, ())]
+        return any(not spec.silent for spec in specs) if loud else bool(specs)
 
     @staticmethod
     def _extension(req: Request, phase: Phase, directives: Directives) -> Optional[str]:
@@ -233,21 +280,49 @@ class Dispatcher:
             return status
         return DONE
 
+    # --- internal redirects ----------------------------------------------------------------------------------------
+    def _internal_redirect(self, req: HandlerRequest, uri: str) -> None:
+        """req.internal_redirect(uri): the phases up to the response for a new request, sent in place of `req`'s."""
+        if req.fcgi_depth >= MAX_INTERNAL_REDIRECTS:
+            req.log_error(f"Request exceeded the limit of {MAX_INTERNAL_REDIRECTS} internal redirects due to "
+                          "probable configuration error.", APLOG_ERR)
+            self.send_error(req, HTTP_INTERNAL_SERVER_ERROR)
+            return
+        original = req.fcgi_response
+        response = Response(original.sink, original.header_only, request_time=original.request_time)
+        response.headers_sent = original.headers_sent  # output already sent stays the start of the response
+        original.finished = True  # the original's later output is dropped, as Apache drops it
+        directives: Directives = req.fcgi_directives
+        target = self.make_request(redirect_params(req.fcgi_params, uri), req.fcgi_body, response, directives,
+                                   log=req.fcgi_log, pool=req.fcgi_cleanups)
+        target.fcgi_set("prev", req)
+        target.fcgi_depth = req.fcgi_depth + 1
+        req.fcgi_set("next", target)
+        token = current_request.set(target)
+        try:
+            if not self.bind_namespace(target):
+                return
+            with target.fcgi_loader.search_path(directives.python_path):
+                self._conclude(target, self._run_request_phases(target, directives))
+                self.finish_response(target)
+        finally:
+            current_request.reset(token)
+
     # --- the response ------------------------------------------------------------------------------------------------
     def _conclude(self, req: HandlerRequest, result: int) -> None:
         """Turn the request's result into the response, as Apache does with a handler's return value."""
         if result in (OK, DONE):
             return
         if result == DECLINED:
-            serve_declined(req, self._send_error)
+            serve_declined(req, self.send_error)
             return
         if not 100 <= result < 600:
             req.log_error(f"Handler for {req.handler} returned invalid result code {result}", APLOG_ERR)
             result = HTTP_INTERNAL_SERVER_ERROR
-        self._send_error(req, effective_status(result))
+        self.send_error(req, effective_status(result))
 
     @staticmethod
-    def _send_error(req: Request, status: int) -> None:
+    def send_error(req: Request, status: int) -> None:
         """Apache's error response for `status`, with its stock page."""
         params = req.fcgi_params
         location = req.headers_out.get("Location") or req.err_headers_out.get("Location") or ""
@@ -258,23 +333,71 @@ class Dispatcher:
         except OSError:
             req.connection.fcgi_mark_aborted()
 
-    def _finish_response(self, req: HandlerRequest) -> None:
+    def finish_response(self, req: HandlerRequest) -> None:
         """Send what is left; a header the handler set that cannot be sent makes it Apache's 500 instead."""
         try:
             req.fcgi_response.finish()
         except InvalidResponseHeader as exc:
             req.log_error(str(exc), APLOG_ERR)
-            self._send_error(req, HTTP_INTERNAL_SERVER_ERROR)
+            self.send_error(req, HTTP_INTERNAL_SERVER_ERROR)
         except OSError:
             req.connection.fcgi_mark_aborted()
 
     @staticmethod
-    def _run_cleanups(req: HandlerRequest) -> None:
-        """The req.register_cleanup() callbacks, newest first (they are APR pool cleanups, observed); a failure is
-        logged as mod_python logs it and the next one still runs."""
-        for callback, data in reversed(req.fcgi_cleanups):
+    def _run_cleanups(req: HandlerRequest, *, phases: bool) -> None:
+        """The pool's cleanups, newest first (APR pool cleanups, observed); a failing callback is logged as
+        mod_python logs it and the next one still runs."""
+        pool = req.fcgi_cleanups
+        while pool:
+            callback, data = pool.pop()
+            if isinstance(callback, CleanupPhase) and not phases:
+                continue
             try:
                 callback(data)
             except (Exception, SystemExit) as exc:  # a cleanup's sys.exit() must not end the worker thread
                 req.log_error(f"python_cleanup: Error calling cleanup object {callback!r}", APLOG_ERR)
                 req.log_error(f"    {type(exc)}: {exc}", APLOG_ERR)
+
+
+class CleanupPhase:
+    """A request's PythonCleanupHandler chain, as an entry of the request pool's cleanups."""
+
+    def __init__(self, dispatcher: Dispatcher, req: HandlerRequest) -> None:
+        self.dispatcher = dispatcher
+        self.req = req
+
+    def __call__(self, data: object) -> None:
+        token = current_request.set(self.req)
+        try:
+            for phase in phases_at(Placement.CLEANUP):
+                self.dispatcher.run_phase(self.req, phase, self.req.fcgi_directives)
+        finally:
+            current_request.reset(token)
+
+
+def apache_auth_view(params: Mapping[str, str]) -> Mapping[str, str]:
+    """A responder's params after mod_authnz_fcgi ran the authen phase: `req.ap_auth_type` is what that phase left
+    (the authorizer's answer carries it), not Apache's view of the credentials."""
+    if AUTH_TYPE_VARIABLE not in params:
+        return params
+    view = dict(params)
+    if view[AUTH_TYPE_VARIABLE]:
+        view["AUTH_TYPE"] = view[AUTH_TYPE_VARIABLE]
+    else:
+        view.pop("AUTH_TYPE", None)
+    return view
+
+
+def authen_failure(req: Request, phase: Phase, result: int) -> Optional[int]:
+    """500 when the authen phase ran and no user came out of it: OK without req.user (mod_python's own error), or
+    DECLINED by every handler (no other module authenticates: Apache's "couldn't check user", AH01796)."""
+    if result == OK and req.user is None:
+        req.log_error(f"After {phase.directive} req->user is NULL. Assign something to req.user if returning OK "
+                      "to avoid this error.", APLOG_ERR)
+        return HTTP_INTERNAL_SERVER_ERROR
+    if result == DECLINED:
+        req.log_error(f"{phase.directive} declined and no other module checks the user: configuration error",
+                      APLOG_ERR)
+        return HTTP_INTERNAL_SERVER_ERROR
+    return None
+

@@ -25,8 +25,9 @@ Python 3 returns the cached module; we really reload.  A failed reload keeps the
 check.  Concurrent first imports are serialised by Python's per-module import lock (mod_python could hand out a
 half-initialised module from `sys.modules`).
 
-PythonInterpreter: all interpreter names share one module namespace (`sys.modules`) for now; separate namespaces
-would need one `Loader` per name that does not publish into `sys.modules`.
+PythonInterpreter: this `Loader` is the process-wide namespace (`sys.modules`), which serves `main_interpreter`;
+`namespaces.PrivateLoader` reuses its lookups, restrictions and auto-reload for the other interpreter names, with a
+module table of its own (`_current` and `_import` are the two places that differ).
 """
 
 from __future__ import annotations
@@ -254,7 +255,7 @@ class Loader:
         check_module_name(name)
         dirs = self._resolve_dirs(path)
         record = self._records.get(name)
-        if record is not None and sys.modules.get(name) is record.module:
+        if record is not None and self._current(name) is record.module:
             if path is not None and not self._in_dirs(record.module, dirs):
                 return self._import(name, dirs, log, old=record)
             if autoreload and not record.reloading and self._clock() - record.checked_at >= CHECK_INTERVAL:
@@ -263,6 +264,15 @@ class Loader:
         if record is not None and record.reloading:
             return record.module
         return self._import(name, dirs, log, old=None)
+
+    def _current(self, name: str) -> Optional[ModuleType]:
+        """The module `name` is bound to in this loader's namespace (sys.modules here)."""
+        return sys.modules.get(name)
+
+    def _remember(self, name: str, module: ModuleType, dirs: Sequence[str]) -> None:
+        """Record an imported module for auto-reload checks."""
+        with self._guard:
+            self._records[name] = _Record(module, _mtime_ns(module), self._clock(), tuple(dirs))
 
     def _resolve_dirs(self, path: Optional[Sequence[str]]) -> tuple[str, ...]:
         if path is None:
@@ -311,8 +321,7 @@ class Loader:
                 raise
         if not self._module_allowed(module):  # e.g. a package that rewrote its own __path__
             raise ImportRefused(f"module {name!r} is not inside the configured paths", name=name)
-        with self._guard:
-            self._records[name] = _Record(module, _mtime_ns(module), self._clock(), tuple(dirs))
+        self._remember(name, module, dirs)
         return module
 
 

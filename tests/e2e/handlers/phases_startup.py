@@ -1,0 +1,43 @@
+"""Handlers for tests/e2e/test_phases_startup.py: PythonImport, interpreter names and namespaces, child-exit cleanups.
+
+`init` is what `--import phases_startup::init [INTERPRETER]` calls when a worker starts; `STATE` lives in the module,
+so each interpreter namespace has its own. The exit cleanups write to `/tmp/fcgi-handlers-e2e-exit-<arbiter pid>`
+(a worker's parent), because nothing else is left to report to when a worker exits.
+"""
+import os
+
+from mod_python import apache
+
+STATE = {"imported_in": None, "init_calls": 0, "hits": 0}
+
+
+def _exit_file():
+    return "/tmp/fcgi-handlers-e2e-exit-%d" % os.getppid()
+
+
+def _at_exit(data):
+    with open(_exit_file(), "a") as handle:
+        handle.write("%s %d\n" % (data, os.getpid()))
+
+
+def init():
+    STATE["init_calls"] += 1
+    STATE["imported_in"] = apache.interpreter
+    apache.register_cleanup(_at_exit, "apache.register_cleanup")
+
+
+def handler(req):
+    STATE["hits"] += 1
+    if "register" in (req.args or ""):
+        req.server.register_cleanup(req, _at_exit, "req.server.register_cleanup")
+    req.content_type = "text/plain"
+    req.write("interpreter=%s apache.interpreter=%s imported_in=%s init_calls=%d hits=%d\n"
+              % (req.interpreter, apache.interpreter, STATE["imported_in"], STATE["init_calls"], STATE["hits"]))
+    return apache.OK
+
+
+def names(req):
+    """What mod_python names the interpreter, for the differential test."""
+    req.content_type = "text/plain"
+    req.write("req.interpreter=%s apache.interpreter=%s\n" % (req.interpreter, apache.interpreter))
+    return apache.OK
