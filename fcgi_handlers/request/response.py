@@ -4,7 +4,8 @@ Rule: the handler's view is mod_python's (`reference/mod_python-behaviour.md` §
 Apache's CGI header parser expects (`reference/apache-fastcgi.md` §1.6).
 - Headers go out with the first flushed write. `write()` flushes by default; `write(data, 0)` buffers until more
   than 8000 bytes are queued (APR_BUCKET_BUFF_SIZE, where Apache's ap_rwrite buffer passes data down the chain);
-  `flush()` sends the headers even with nothing queued. After that, status/header/content-type changes are ignored.
+  `flush()` sends the headers even with nothing queued; an empty `write()` does nothing at all. After that,
+  status/header/content-type changes are ignored.
 - The block always starts with `Status: NNN Reason`: without a reason phrase Apache invents "Unknown Reason", and an
   unknown code must go out as `500 Internal Server Error`, as Apache sends for mod_python (`req.status = 299`).
   `status_line` is used only when its first three digits equal `status` and a space follows (Apache's rule).
@@ -12,6 +13,7 @@ Apache's CGI header parser expects (`reference/apache-fastcgi.md` §1.6).
   for `no_cache`, in the order Apache 2.4 writes them for mod_python.
 - Any control character in a name, value or status line, or a name that is not an HTTP token, raises
   InvalidResponseHeader before anything is sent (Apache answers such a response with 500; CVE-2026-33523).
+- Once the headers are sent, `status_line` reads back the line that went out (Apache's header filter stores it).
 - `Transfer-Encoding` and `Status` entries are never copied from the tables: Apache drops the first from a CGI-like
   response and would take the second as the status. `Content-Length` (set_content_length) *is* sent, as mod_python
   sends it, but Apache >= 2.4.59 ignores it unless `ap_trust_cgilike_cl` is set (CVE-2024-24795) and picks chunked
@@ -65,12 +67,15 @@ def header_line(name: str, value: str) -> str:
 
 
 def body_bytes(data: object) -> bytes:
-    """What req.write() sends for `data`: str as UTF-8, bytes-like as is."""
+    """What req.write() sends for `data`: str as UTF-8, bytes as is; mod_python's TypeErrors for anything else
+    (its argument parser takes read-only buffers only, so bytearray and memoryview are refused too; observed)."""
     if isinstance(data, str):
         return data.encode("utf-8")
-    if isinstance(data, (bytes, bytearray, memoryview)):
+    if isinstance(data, bytes):
         return bytes(data)
-    raise TypeError(f"write() argument must be str or bytes, not {type(data).__name__}")
+    if isinstance(data, (bytearray, memoryview)):
+        raise TypeError(f"argument 1 must be read-only bytes-like object, not {type(data).__name__}")
+    raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'")
 
 
 def allow_header(methods: Iterable[str]) -> str:
@@ -161,8 +166,10 @@ class Response:
     def write(self, data: object, flush: object = True) -> None:
         """req.write(): queue `data` (str is UTF-8 encoded) and send it with the headers if `flush` or over 8000 B."""
         chunk = body_bytes(data)
-        if self.finished:
-            return  # after the response ended (log and cleanup phases) output has nowhere to go
+        if self.finished or not chunk:
+            # After the response ended (log and cleanup phases) output has nowhere to go; an empty write neither
+            # sends the headers nor flushes what is queued (observed: a header set after write("") is still sent).
+            return
         self._buffer += chunk
         if flush or len(self._buffer) > self.buffer_limit:
             self._emit()
@@ -220,6 +227,7 @@ class Response:
             # Apache clears both tables when a header is invalid and sends the error page without them.
             self.headers_out, self.err_headers_out = table(), table()
             head = self._header_block()
+        self._sent_status_line()
         self._send_block(head)
         self.finished = True
 
@@ -240,7 +248,13 @@ class Response:
 
     def _emit(self) -> None:
         head = b"" if self.headers_sent else self._header_block()
+        if head:
+            self._sent_status_line()
         self._send_block(head)
+
+    def _sent_status_line(self) -> None:
+        # Apache's header filter leaves the line it sent in r->status_line, which mod_python then reads back.
+        self._status_line = wire_status(self._status, self._status_line)
 
     def _send_block(self, head: bytes) -> None:
         body = b"" if self.header_only else bytes(self._buffer)

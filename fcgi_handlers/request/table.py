@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Tuple, Union, cast
 
 TableKey = Union[str, bytes]
 # Mapping keys are invariant for mypy, so Any: str and bytes keys are checked at run time.
-TableSource = Union["table", Mapping[Any, object], Iterable[Tuple[TableKey, object]]]
+TableSource = Union["mp_table", Mapping[Any, object], Iterable[Tuple[TableKey, object]]]
 
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _TYPE_ERROR = "not an ISO-8859-1 string"
@@ -61,16 +61,18 @@ def _coerced(value: object) -> str:
     return latin1_text(value if isinstance(value, (str, bytes, bytearray)) else str(value))
 
 
-class table:  # noqa: N801 - mod_python's public name
+class mp_table:  # noqa: N801 - mod_python's type name (`type(req.headers_in).__name__`)
     """mod_python's table: `table()`, `table(mapping)` or `table(iterable_of_pairs)`; subclassable, unhashable."""
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like mp_table
+    def __hash__(self) -> int:
+        # Mutable; mod_python's own message, so `except TypeError` code that inspects it sees the same text.
+        raise TypeError("mp_table objects are unhashable")
 
     def __init__(self, source: TableSource | None = None) -> None:
         self._items: list[tuple[str, str]] = []
         if source is None:
             return
-        if isinstance(source, table):
+        if isinstance(source, mp_table):
             self._items = list(source._items)
         elif isinstance(source, Mapping):
             self.update(source)
@@ -82,7 +84,7 @@ class table:  # noqa: N801 - mod_python's public name
                 self[pair[0]] = _coerced(pair[1])
 
     @classmethod
-    def _from_trusted(cls, pairs: Iterable[tuple[str, str]]) -> table:
+    def _from_trusted(cls, pairs: Iterable[tuple[str, str]]) -> mp_table:
         """A table filled without the Latin-1 check: for values the request layer takes from Apache."""
         new = cls()
         new._items = list(pairs)
@@ -173,7 +175,7 @@ class table:  # noqa: N801 - mod_python's public name
 
     def update(self, source: TableSource) -> None:
         """Replace each key of `source` by its value(s); non-string values are str()ed as mod_python does."""
-        if isinstance(source, table):
+        if isinstance(source, mp_table):
             grouped: dict[str, tuple[str, list[str]]] = {}
             for name, value in source._items:
                 grouped.setdefault(_fold(name), (name, []))[1].append(value)
@@ -190,7 +192,7 @@ class table:  # noqa: N801 - mod_python's public name
     def clear(self) -> None:
         self._items = []
 
-    def copy(self) -> table:
+    def copy(self) -> mp_table:
         """A new table of the same class with the same entries."""
         return self.__class__(self)
 
@@ -214,7 +216,7 @@ class table:  # noqa: N801 - mod_python's public name
         return {name: self[name] for name, _ in self._items}
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, table):
+        if isinstance(other, mp_table):
             return self._as_dict() == other._as_dict()
         if isinstance(other, Mapping):
             return self._as_dict() == dict(cast(Mapping[object, object], other))
@@ -224,4 +226,5 @@ class table:  # noqa: N801 - mod_python's public name
         return "{" + ", ".join(f"{name!r}: {value!r}" for name, value in self._items) + "}"
 
 
-make_table = table  # mod_python's alias
+table = mp_table  # mod_python's public name for its table type (apache.table)
+make_table = mp_table  # mod_python's alias
