@@ -5,6 +5,7 @@ URLs, and on Ctrl-C (or SIGTERM) stops Apache, then the daemon, each by the PID 
 """
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Optional
 
 from fcgi_handlers.apacheconf import Backend, httpd_conf, quote, section
 from fcgi_handlers.client import get_values
-from fcgi_handlers.httpd import ApacheServer, HttpdError, apache_user, find_httpd, port_answers
+from fcgi_handlers.httpd import ApacheServer, HttpdError, apache_user, find_httpd, port_answers, readable_by_apache
 
 # URL → (PythonHandler, extra SetEnv lines) for the bundled examples.
 EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -85,10 +86,19 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
     run_dir.chmod(0o755)  # Apache's children run as www-data when started as root
     docroot = run_dir / "htdocs"  # empty: handler sources are never served as static files
     docroot.mkdir(mode=0o755)
+    if not readable_by_apache(handlers_dir):
+        # Apache maps the guestbook's URLs to files as www-data, which cannot enter e.g. a checkout under /root.
+        copy = run_dir / "handlers"
+        shutil.copytree(handlers_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for item in (copy, *copy.rglob("*")):
+            item.chmod(0o755 if item.is_dir() else 0o644)
+        print(f"fcgi-handlers demo: www-data cannot read {handlers_dir}; serving a copy in {copy} "
+              "(edits to the original are not seen)", file=sys.stderr)
+        handlers_dir = copy
     backend = Backend(port=daemon_port)
     user, group = apache_user()
-    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), blocks=demo_blocks(backend.worker_url(), str(handlers_dir)),
-                      backend=backend, user=user, group=group)
+    conf = httpd_conf(port=port, run_dir=str(run_dir), docroot=str(docroot), backend=backend, user=user, group=group,
+                      blocks=demo_blocks(backend.worker_url(), str(handlers_dir)))
     daemon = subprocess.Popen([sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{daemon_port}",
                                "--path", str(handlers_dir)])
     httpd = ApacheServer(run_dir=run_dir, port=port, conf_text=conf)
@@ -103,7 +113,7 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
         _wait_for_daemon(daemon_port, daemon)
         httpd.start()
         print(f"fcgi_handlers demo: Apache on http://127.0.0.1:{port}/ -> daemon 127.0.0.1:{daemon_port}")
-        print(f"  handlers from {handlers_dir}; Apache config and logs in {run_dir}")
+        print(f"  handlers from {handlers_dir}; Apache config and logs in {run_dir} (removed on exit)")
         for url, handler, _ in (("/", "index", ()), *EXAMPLES):
             print(f"  http://127.0.0.1:{port}{url}  ({handler}.py)")
         print(f"  http://127.0.0.1:{port}{GUESTBOOK[0]}  ({GUESTBOOK[1]}, mod_python.publisher)")
@@ -127,4 +137,5 @@ def run_demo(port: int = 8080, daemon_port: int = 9000, handlers: Optional[str] 
                 daemon.wait(timeout=35)
             except subprocess.TimeoutExpired:
                 daemon.kill()
+        shutil.rmtree(run_dir, ignore_errors=True)
         print("fcgi_handlers demo: stopped.", file=sys.stderr)

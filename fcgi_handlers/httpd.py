@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,17 @@ TOKEN = re.compile(r"@([A-Z][A-Z_]*)@")
 class HttpdError(RuntimeError):
     """A process could not be started; the message carries the tail of its log (and Apache's error log)."""
 
+
+
+def readable_by_apache(path: Path) -> bool:
+    """Whether Apache's children can reach and read `path`: started as root they run as www-data, which is "other"
+    to a root-owned checkout, so every parent directory needs o+x and every file o+r."""
+    if os.geteuid() != 0:
+        return True  # Apache then runs as this user
+    for part in (path, *path.parents):
+        if not part.stat().st_mode & stat.S_IXOTH:
+            return False
+    return all(f.stat().st_mode & stat.S_IROTH for f in path.rglob("*") if f.is_file())
 
 def find_httpd() -> Optional[str]:
     """Path of the apache2/httpd binary, or None."""

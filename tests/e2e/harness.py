@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,20 +25,10 @@ from fcgi_handlers.httpd import (APACHE_BIN, CLEAN_PATH, MODULES_DIR, REQUEST_TI
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _apache_readable(path: Path) -> bool:
-    """Whether Apache's children (www-data, "other" to a root-owned checkout) can reach and read `path`."""
-    if os.geteuid() != 0:
-        return True  # Apache then runs as this user
-    for part in (path, *path.parents):
-        if not part.stat().st_mode & stat.S_IXOTH:
-            return False
-    return all(f.stat().st_mode & stat.S_IROTH for f in path.rglob("*") if f.is_file())
-
-
 def _handlers_dir(source: Path) -> Path:
     """tests/e2e/handlers, or a world-readable copy of it when the checkout is not readable by www-data (a CI clone
     under a 0700 directory): real mod_python imports the handlers inside Apache's children."""
-    if _apache_readable(source):
+    if httpd.readable_by_apache(source):
         return source
     copy = make_run_dir("e2e-handlers") / "handlers"
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
