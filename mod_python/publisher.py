@@ -208,6 +208,8 @@ def process_auth(req: Any, object: Any, realm: Any = "unknown", user: Optional[s
             allowed = access
         if not allowed:
             raise SERVER_RETURN(apache.HTTP_FORBIDDEN)
+    if user:
+        req.user = user  # the checks passed: the page sees who it serves, as mod_python's publisher sets it
     return realm, user, passwd
 
 

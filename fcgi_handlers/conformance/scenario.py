@@ -4,8 +4,8 @@ A scenario is written once and served twice: its block goes as written into the 
 through `mod_python_block_to_daemon` into the Apache in front of the daemon. Both import the same handler files.
 Each request names the status real mod_python answers (`Call.status`, and optionally more in `Call.expect`), so a
 scenario whose handler is broken fails as "the oracle did not answer as declared" instead of matching because both
-sides answer 500. An intended difference names its `Reason` (a mod_python bug on Python 3, or an inherent FastCGI
-limit); each call allowed to differ carries the daemon's asserted answer (`Call.daemon`) and, in `Call.expect`, what
+sides answer 500. An intended difference names its `Reason` (a mod_python bug on Python 3, an inherent FastCGI
+limit, or a deliberate improvement with its user-visible benefit); each call allowed to differ carries the daemon's asserted answer (`Call.daemon`) and, in `Call.expect`, what
 mod_python's answer shows, so a stale reason is noticed too. Calls without `daemon` must still match.
 A mismatch left for the lead carries its diagnosis in `known_mismatch`: it still counts and shows as a mismatch.
 
@@ -21,7 +21,7 @@ from typing import Callable, Literal, Mapping, Optional, Sequence, Union
 
 Body = Union[bytes, Callable[[], bytes]]
 Container = Literal["Location", "Directory"]
-ReasonKind = Literal["mod_python bug", "FastCGI limit"]
+ReasonKind = Literal["mod_python bug", "FastCGI limit", "improvement"]
 NO_ANSWER = 0   # Call.status of a request real mod_python never answers (the Apache child crashes)
 
 
@@ -39,6 +39,11 @@ def mod_python_bug(text: str) -> Reason:
 
 def fastcgi_limit(text: str) -> Reason:
     return Reason("FastCGI limit", text)
+
+
+def improvement(text: str) -> Reason:
+    """A deliberate, documented difference; `text` states the user-visible benefit (security, correctness)."""
+    return Reason("improvement", text)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ result is one of the phase's continue-on codes.  A missing object of a silent ha
 skipped, and turns the initial 500 into DECLINED.  Handlers added with `req.add_handler()` for the running phase
 join the end of the list while it runs.
 
-Any failure (import, resolution, the call, a bad result) stops the chain and goes to `report`, which logs it and
+Any failure (import, resolution, the call, a bad result; KeyboardInterrupt and SystemExit too) stops the chain and goes to `report`, which logs it and
 says what the phase returns.  The phase itself is data (`phases.Phase`); nothing here names a phase.
 """
 
@@ -97,7 +97,8 @@ def run_chain(req: ChainRequest, phase: Phase, handlers: Sequence[HandlerSpec], 
             result = checked_result(value)
             if result not in phase.continue_on:
                 break
-    # A handler's sys.exit() must fail the request, not end the worker thread.
-    except (Exception, SystemExit) as exc:
+    # A handler's sys.exit() must fail the request, not end the worker thread; a KeyboardInterrupt a handler raises
+    # is reported the same way (mod_python's bare except gives it the PythonDebug page too).
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         return report(phase, current, exc)
     return result

@@ -38,6 +38,8 @@ STRING_DIRECTIVES = ("PythonPath", "PythonInterpreter")
 OPTION_PREFIX = "PythonOption."
 # Apache's own AuthName/AuthType, passed by the generated configuration for req.auth_name()/auth_type().
 AUTH_PARAMS = ("AuthName", "AuthType")
+# The <Directory> path the translation passes for req.hlist.directory (apacheconf_translate); not a mod_python directive.
+DIRECTORY_PARAM = "PythonDirectory"
 HANDLER_MODULE = "PythonHandlerModule"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
@@ -164,6 +166,7 @@ class Directives:
     interp_per_directory: bool = False
     auth_name: Optional[str] = None
     auth_type: Optional[str] = None
+    directory: Optional[str] = None     # the <Directory> the block came from (req.hlist.directory), with a slash
 
     def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
         """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
@@ -226,7 +229,7 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                 raise DirectiveError(f"{name} needs a value")
             strings[name] = value
             config.append((name, value))
-        elif name in AUTH_PARAMS:
+        elif name in AUTH_PARAMS or name == DIRECTORY_PARAM:
             strings[name] = value
         elif name.startswith(OPTION_PREFIX):
             key = name[len(OPTION_PREFIX):]
@@ -242,4 +245,12 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                       debug=flags["PythonDebug"], autoreload=flags["PythonAutoReload"], python_path=python_path,
                       interpreter=strings.get("PythonInterpreter"), config=tuple(config),
                       options=tuple(options.items()), interp_per_directory=flags["PythonInterpPerDirectory"],
-                      auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None)
+                      auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None,
+                      directory=_directory(strings.get(DIRECTORY_PARAM)))
+
+
+def _directory(path: Optional[str]) -> Optional[str]:
+    # mod_python canonicalises a <Directory> path with a trailing slash.
+    if not path:
+        return None
+    return path if path.endswith("/") else path + "/"

@@ -37,6 +37,7 @@ from ..request.exceptions import InvalidResponseHeader
 from ..request.params import PathMode
 from ..request.request import BodyStream, Request
 from ..request.response import Response
+from ..request.table import table
 from .chain import run_chain
 from .directives import DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
@@ -129,12 +130,16 @@ class Dispatcher:
         """The request object handlers get, with the directives' config and options tables, named after its
         interpreter as mod_python names it."""
         config, options = directives.get_config(), directives.get_options()
-        server = Server(params, config=config, options=options, log=log, child_cleanups=self.child_cleanups)
+        # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
+        # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
+        server = Server(params, config=config, options=table(), log=log, child_cleanups=self.child_cleanups)
         req = HandlerRequest(params, body, response, options=options, config=config, server=server, log=log,
                              path_mode=self.settings.path_mode, request_time=response.request_time,
                              redirector=self._internal_redirect, credentials=credentials,
                              auth_name=directives.auth_name, auth_type=directives.auth_type)
         req.fcgi_set("interpreter", self.interpreter_name(req, directives))
+        # mod_python's post-read-request hook marks every request (it has run the server-level init handlers).
+        req.notes["python_init_ran"] = "1"
         req.fcgi_directives = directives
         if pool is not None:
             req.fcgi_cleanups = pool  # an internal redirect's target shares the original's pool
@@ -230,7 +235,8 @@ class Dispatcher:
         loader: Loader = req.fcgi_loader or self.loader
 
         def on_handler(spec: HandlerSpec) -> None:
-            req.fcgi_set("hlist", HandlerEntry(spec.text, int(spec.silent), is_location, spec.directory))
+            directory = spec.directory if spec.directory is not None else directives.directory
+            req.fcgi_set("hlist", HandlerEntry(spec.text, int(spec.silent), is_location, directory))
 
         def import_module(spec: HandlerSpec) -> ModuleType:
             log = (lambda text: req.log_error(text, APLOG_NOTICE)) if directives.debug else None

@@ -239,8 +239,12 @@ class Loader:
                 spec = self.find_in(prefix, dirs)
             else:
                 spec = importlib.util.find_spec(prefix)  # imports (already checked) parents only
+            if spec is None and i == 1 and importlib.util.find_spec(prefix) is not None:
+                # It exists, but outside the paths (a top-level find_spec imports nothing): say so.
+                raise ImportRefused(f"module {prefix!r} is not inside the configured paths", name=prefix)
             if spec is None:
-                raise ModuleNotFoundError(f"No module named {prefix!r} in the configured paths", name=prefix)
+                # Nowhere at all: Python's own text, as mod_python shows it.
+                raise ModuleNotFoundError(f"No module named {prefix!r}", name=prefix)
             if not self._spec_allowed(spec):
                 raise ImportRefused(f"module {prefix!r} is not inside the configured paths", name=prefix)
 

@@ -9,8 +9,11 @@ the backend, so the daemon does the same itself, and only in the one case where 
   CONTEXT_DOCUMENT_ROOT (Apache's own mapping; this keeps a rewritten filename from reaching any other file);
 - it is a regular file the daemon can read.
 Otherwise the answer is Apache's 404 page.  GET, HEAD and POST get the file (Apache's default handler serves POST
-too); other methods get 405 with the methods it allows.  Conditional GETs are answered with `req.meets_conditions()`;
-ranges are not supported (no Accept-Ranges is sent), so clients fetch whole files.
+too); other methods get 405 with the methods it allows.  Conditional GETs are answered with `req.meets_conditions()`.
+Ranges (RFC 9110 §14): every file answer says `Accept-Ranges: bytes`, as Apache's; a GET with one satisfiable
+`bytes=` range (and an If-Range, if any, equal to the ETag or Last-Modified) gets 206 with Content-Range, an
+unsatisfiable one 416; a malformed Range or several ranges get the whole file (200), which RFC 9110 allows (Apache
+would answer several with multipart/byteranges).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import stat
 from collections.abc import Callable
 from typing import Optional
 
-from ..request.constants import HTTP_METHOD_NOT_ALLOWED, HTTP_NOT_FOUND, OK
+from ..request.constants import (HTTP_METHOD_NOT_ALLOWED, HTTP_NOT_FOUND, HTTP_PARTIAL_CONTENT,
+                                  HTTP_RANGE_NOT_SATISFIABLE, OK)
 from ..request.request import Request
 from .directives import is_inside
 
@@ -57,6 +61,51 @@ def etag(info: os.stat_result) -> str:
     return f'"{info.st_size:x}-{info.st_mtime_ns // 1000:x}"'
 
 
+def byte_range(header: str, size: int) -> Optional[tuple[int, int]]:
+    """The one range of a `bytes=` Range header as (first, last) inclusive; None to send the whole file (malformed,
+    several ranges); (size, size) when it is unsatisfiable."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = (part.strip() for part in spec.partition("-"))
+    if not dash or not (first_text or last_text) or not all(t.isdigit() for t in (first_text, last_text) if t):
+        return None
+    if not first_text:   # a suffix: the last N bytes
+        length = int(last_text)
+        return (max(0, size - length), size - 1) if length and size else (size, size)
+    first = int(first_text)
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    if last_text and int(last_text) < first:
+        return None   # invalid range-spec: ignored (RFC 9110 §14.1.1)
+    return (first, last) if first < size else (size, size)
+
+
+def _if_range_holds(req: Request) -> bool:
+    condition = req.headers_in.get("If-Range")
+    if condition is None:
+        return True
+    return condition.strip() in (req.headers_out.get("ETag"), req.headers_out.get("Last-Modified"))
+
+
+def _send_range(req: Request, path: str, size: int, send_error: ErrorSender) -> bool:
+    """Answer a GET with a usable Range header (True), or leave it to the whole-file answer (False)."""
+    header = req.headers_in.get("Range")
+    if req.method != "GET" or header is None or not _if_range_holds(req):
+        return False
+    chosen = byte_range(header, size)
+    if chosen is None:
+        return False
+    first, last = chosen
+    if first >= size:
+        send_error(req, HTTP_RANGE_NOT_SATISFIABLE)   # Apache's stock page, without Content-Range (observed)
+        return True
+    req.status = HTTP_PARTIAL_CONTENT
+    req.headers_out["Content-Range"] = f"bytes {first}-{last}/{size}"
+    req.set_content_length(last - first + 1)
+    req.sendfile(path, first, last - first + 1)
+    return True
+
+
 def serve_declined(req: Request, send_error: ErrorSender) -> None:
     """Answer a request whose content handler declined, as Apache's default handler would (see module doc)."""
     response = req.fcgi_response
@@ -74,6 +123,7 @@ def serve_declined(req: Request, send_error: ErrorSender) -> None:
     req.update_mtime(info.st_mtime)
     req.set_last_modified()
     req.headers_out["ETag"] = etag(info)
+    req.headers_out["Accept-Ranges"] = "bytes"
     condition = req.meets_conditions()
     if condition != OK:
         send_error(req, condition)
@@ -81,5 +131,7 @@ def serve_declined(req: Request, send_error: ErrorSender) -> None:
     content_type, encoding = mimetypes.guess_type(path, strict=False)
     if content_type and not encoding:
         req.content_type = content_type
+    if _send_range(req, path, info.st_size, send_error):
+        return
     req.set_content_length(info.st_size)
     req.sendfile(path)

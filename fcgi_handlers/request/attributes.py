@@ -42,8 +42,7 @@ class attribute(Generic[T]):  # noqa: N801 - used like `property`
 
     def __init__(self, source: Callable[[Any], Any], *, writable: Optional[Callable[[object], T]] = None,
                  cached: bool = True, doc: str = "") -> None:
-        if writable is not None and not cached:
-            raise ValueError("a writable attribute must be cached: the assigned value is stored")
+        # A writable row stores the assigned value, which wins over `source` from then on (cached or not).
         self.source = source
         self.convert = writable
         self.cached = cached

@@ -33,6 +33,35 @@ LATIN1_PARAMS = frozenset({"REMOTE_USER", "REDIRECT_REMOTE_USER", "REMOTE_PASSWD
 CGI_VARIABLES = ("GATEWAY_INTERFACE", "SERVER_PROTOCOL", "REQUEST_METHOD", "QUERY_STRING", "REQUEST_URI",
                  "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED", "SCRIPT_FILENAME")
 
+# The variables Apache's ap_add_common_vars() computes (besides HTTP_*): mod_python's subprocess_env holds them only
+# after req.add_common_vars()/add_cgi_vars(); mod_proxy_fcgi sends them all, so the request layer holds them back.
+COMMON_VARIABLES = ("PATH", "LD_LIBRARY_PATH", "SERVER_SIGNATURE", "SERVER_SOFTWARE", "SERVER_NAME", "SERVER_ADDR",
+                    "SERVER_PORT", "REMOTE_HOST", "REMOTE_ADDR", "DOCUMENT_ROOT", "REQUEST_SCHEME", "CONTEXT_PREFIX",
+                    "CONTEXT_DOCUMENT_ROOT", "SERVER_ADMIN", "SCRIPT_FILENAME", "REMOTE_PORT", "REMOTE_USER",
+                    "AUTH_TYPE", "REMOTE_IDENT", "REDIRECT_URL", "REDIRECT_QUERY_STRING", "CONTENT_TYPE",
+                    "CONTENT_LENGTH")
+
+# Params that carry the daemon's configuration, never Apache variables a handler could see under mod_python: the
+# Python* directives and PythonOption.* (SetEnv lines of the translation), AuthName/AuthType, the authorizer's
+# FCGI_HANDLERS_* answers, the basic-auth password mod_authnz_fcgi sends; and their REDIRECT_ copies.
+_DAEMON_PREFIXES = ("Python", "FCGI_HANDLERS_")
+_DAEMON_NAMES = frozenset({"AuthName", "AuthType", "REMOTE_PASSWD"})
+
+
+def is_daemon_param(name: str) -> bool:
+    """True for a param that configures the daemon (see _DAEMON_PREFIXES), which subprocess_env never shows."""
+    bare = name[len("REDIRECT_"):] if name.startswith("REDIRECT_") else name
+    return bare.startswith(_DAEMON_PREFIXES) or bare in _DAEMON_NAMES
+
+
+def environment_pairs(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    """mod_python's initial subprocess_env: what Apache's modules set (SetEnv, SetEnvIf, REDIRECT_*, ...), that is
+    the params less the request headers, the common and CGI variables and the daemon's own params."""
+    computed = set(COMMON_VARIABLES) | set(CGI_VARIABLES)
+    return [(name, value) for name, value in params.items()
+            if not name.startswith("HTTP_") and name not in computed and not is_daemon_param(name)]
+
+
 # Request headers that reach a FastCGI backend without the HTTP_ prefix (RFC 3875 §4.1.2, §4.1.3).
 _UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 
@@ -112,7 +141,13 @@ def resolve_paths(params: Mapping[str, str], mode: PathMode = "auto") -> Request
         mode = "location" if mapped is None else "directory"
         file_path = mapped or file_path
     if mode == "directory":
-        return RequestPaths(uri, file_path, path_info or "", "directory")
+        # '' when Apache mapped no extra path; None when the request was redirected inside Apache (mod_dir's fast
+        # redirect to index.html leaves SCRIPT_NAME != the requested path; others set REDIRECT_URL): the new request
+        # has no path_info at all (observed with mod_python).
+        if path_info is None:
+            redirected = "REDIRECT_URL" in params or (script_name is not None and _request_uri_path(params) != uri)
+            path_info = None if redirected else ""
+        return RequestPaths(uri, file_path, path_info, "directory")
     # <Location>: no file. A PATH_INFO the admin asked for (proxy-fcgi-pathinfo, ProxyFCGISetEnvIf) is passed on.
     return RequestPaths(uri, None, path_info, "location")
 

@@ -8,8 +8,8 @@ This layer does no socket I/O: the body stream and the Response's sink are passe
 a dict, an io.BytesIO and a list.
 
 Differences forced by running out of process, all documented on the member concerned: content_type starts as None
-(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, get_remote_host() does
-no DNS lookup, a chunked request body is read to its end (mod_python raises SERVER_RETURN(411); Apache has already
+(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, finfo is the daemon's
+own stat (None outside the document root: finfo.py), get_remote_host() does no DNS lookup, a chunked request body is read to its end (mod_python raises SERVER_RETURN(411); Apache has already
 de-chunked it), and the methods that need Apache itself (add_handler, internal_redirect, filters, set_etag) are left
 to the dispatch layer or absent.
 """
@@ -28,8 +28,10 @@ from .connection import Cleanup, Connection, LogFunc, Server, default_log, log_l
 from .constants import (AP_REQ_DEFAULT_PATH_INFO, APLOG_ERR, HTTP_NOT_MODIFIED, HTTP_PRECONDITION_FAILED, M_INVALID,
                         METHOD_NUMBERS, OK, REMOTE_HOST, REMOTE_NAME, REMOTE_NOLOOKUP, REQUEST_CHUNKED_ERROR,
                         REQUEST_NO_BODY)
-from .params import (CGI_VARIABLES, ParsedUri, PathMode, RequestPaths, optional_int, parsed_uri, protocol_number,
-                     request_args, request_header_pairs, request_hostname, resolve_paths)
+from .finfo import file_info
+from .params import (CGI_VARIABLES, COMMON_VARIABLES, ParsedUri, PathMode, RequestPaths, environment_pairs,
+                     optional_int, parsed_uri, protocol_number, request_args, request_header_pairs, request_hostname,
+                     resolve_paths)
 from .response import Response, Sink
 from .table import table
 
@@ -51,19 +53,13 @@ def _preset(req: object) -> Any:
 
 
 def _initial_environment(req: Request) -> table:
-    # Apache's subprocess_env minus the request headers (those are headers_in; add_common_vars() adds them),
-    # with SCRIPT_FILENAME as mod_python's add_cgi_vars() would set it: req.filename, not the proxy: URL.
-    filename = req.fcgi_paths.filename
-    pairs: list[tuple[str, str]] = []
-    for name, value in req.fcgi_params.items():
-        if name.startswith("HTTP_"):
-            continue
-        if name == "SCRIPT_FILENAME":
-            if filename is None:
-                continue
-            value = filename
-        pairs.append((name, value))
-    return table._from_trusted(pairs)
+    # What mod_python's subprocess_env holds before add_common_vars()/add_cgi_vars() (params.environment_pairs).
+    return table._from_trusted(environment_pairs(req.fcgi_params))
+
+
+def _body_end_seen(req: Request) -> bool:
+    length = optional_int(req.fcgi_params.get("CONTENT_LENGTH")) or 0
+    return req._bytes_read >= length or req._body_exhausted
 
 
 class Request:
@@ -102,7 +98,8 @@ class Request:
                                   doc="HTTP_* + CONTENT_TYPE/CONTENT_LENGTH, Title-Case names")
     headers_out = delegated[table]("_response")
     err_headers_out = delegated[table]("_response")
-    subprocess_env = attribute[table](_initial_environment, doc="params other than HTTP_*")
+    subprocess_env = attribute[table](_initial_environment,
+                                      doc="SetEnv/SetEnvIf variables; add_common_vars()/add_cgi_vars() add the rest")
     notes = attribute[table](lambda r: table(), doc="empty")
 
     # --- response state (on the Response) -------------------------------------------------------------------------
@@ -127,7 +124,8 @@ class Request:
     ap_auth_type = attribute[Optional[str]](param("AUTH_TYPE"), writable=text)
 
     # --- body -----------------------------------------------------------------------------------------------------
-    remaining = attribute[int](lambda r: r._body_remaining(), cached=False, doc="CONTENT_LENGTH minus bytes read")
+    remaining = attribute[int](lambda r: r._body_remaining(), cached=False,
+                               doc="0 before the first read, CONTENT_LENGTH until the body's end, then 0")
     read_length = attribute[int](lambda r: r._bytes_read, cached=False)
     read_body = attribute[int](lambda r: r._read_policy, cached=False)
     read_chunked = attribute[int](
@@ -141,11 +139,13 @@ class Request:
     content_languages = attribute[Tuple[str, ...]](lambda r: ())
     vlist_validator = attribute[Optional[str]](lambda r: None)
     mtime = attribute[float](lambda r: 0.0, doc="0.0 until update_mtime()")
-    finfo = attribute[object](lambda r: None, writable=anything)
+    finfo = attribute[object](lambda r: file_info(r.fcgi_paths.filename, r.fcgi_params), writable=anything,
+                              doc="stat of the mapped file inside the document root (finfo.py), else None")
     handler = attribute[Optional[str]](lambda r: "mod_python", writable=optional_text)
     assbackwards = attribute[int](lambda r: 0, writable=integer)
     proxyreq = attribute[int](lambda r: 0, writable=integer)
-    chunked = attribute[int](lambda r: 0, writable=integer)
+    chunked = attribute[int](lambda r: r._response_chunked(), writable=integer, cached=False,
+                             doc="1 once the headers went out on HTTP/1.1 without Content-Length")
     no_local_copy = attribute[int](lambda r: 0, writable=integer)
     useragent_addr = attribute[Optional[Tuple[str, int]]](lambda r: r.connection.client_addr,
                                                           doc="(REMOTE_ADDR, REMOTE_PORT)")
@@ -180,6 +180,7 @@ class Request:
         self._paths: Optional[RequestPaths] = None
         self._bytes_read = 0
         self._read_policy = REQUEST_NO_BODY
+        self._body_exhausted = False
         self.fcgi_cleanups: List[Cleanup] = []
         server = server or Server(self._params, config=self._config, options=self._options, log=self._log)
         self._values: dict[str, object] = {
@@ -224,12 +225,26 @@ class Request:
 
     # --- body -----------------------------------------------------------------------------------------------------
     def _body_remaining(self) -> int:
-        length = optional_int(self._params.get("CONTENT_LENGTH")) or 0
-        return max(0, length - self._bytes_read)
+        # Apache's r->remaining as mod_python reads it: 0 until the first read sets the body up
+        # (ap_setup_client_block), CONTENT_LENGTH from then on, 0 again once the end of the body has been read.
+        if self._read_policy == REQUEST_NO_BODY or _body_end_seen(self):
+            return 0
+        return optional_int(self._params.get("CONTENT_LENGTH")) or 0
 
-    def _consumed(self, data: bytes) -> bytes:
+    def _response_chunked(self) -> int:
+        # Apache's r->chunked: ap_set_keepalive() sets it when the headers go out on HTTP/1.1 with no
+        # Content-Length for a response that has a body (before it looks at the client's Connection header).
+        # An assigned req.chunked is stored and read instead (attribute rows).
+        response = self._response
+        has_body = not self.header_only and self.status not in (204, 304)
+        return int(response.headers_sent and self.proto_num >= 1001 and has_body
+                   and "Content-Length" not in response.headers_out)
+
+    def _consumed(self, data: bytes, wanted: int = -1) -> bytes:
         self._read_policy = REQUEST_CHUNKED_ERROR
         self._bytes_read += len(data)
+        if wanted < 0 or len(data) < wanted:
+            self._body_exhausted = True  # a read to the end, or a short one: the end of the body was seen
         return data
 
     def read(self, size: int = -1) -> bytes:
@@ -246,7 +261,7 @@ class Request:
                 break
             parts.append(chunk)
             wanted -= len(chunk)
-        return self._consumed(b"".join(parts))
+        return self._consumed(b"".join(parts), size)
 
     def readline(self, size: int = -1) -> bytes:
         """One line of the body, at most `size` bytes."""
@@ -412,19 +427,26 @@ class Request:
 
     # --- environment ----------------------------------------------------------------------------------------------
     def add_common_vars(self) -> None:
-        """Add the request headers (HTTP_*) to subprocess_env, as Apache's ap_add_common_vars() does."""
+        """Add the request headers (HTTP_*) and Apache's common variables (SERVER_*, REMOTE_*, DOCUMENT_ROOT, ...)
+        to subprocess_env, replacing what is there, as Apache's ap_add_common_vars() does."""
         env = self.subprocess_env
         for name, value in self._params.items():
-            if name.startswith("HTTP_") and name not in env:
-                env[name] = value
+            if name.startswith("HTTP_") or (name in COMMON_VARIABLES and name != "SCRIPT_FILENAME"):
+                env._set(name, [value])  # Apache's values, already decoded: no Latin-1 check (as _from_trusted)
+        if self.filename is not None:
+            env._set("SCRIPT_FILENAME", [self.filename])  # req.filename, never mod_proxy_fcgi's proxy:fcgi:// URL
 
     def add_cgi_vars(self) -> None:
-        """Make sure subprocess_env holds the CGI variables (REQUEST_URI, SCRIPT_NAME, PATH_INFO, ...)."""
+        """add_common_vars(), then the CGI variables (GATEWAY_INTERFACE, REQUEST_URI, SCRIPT_NAME, PATH_INFO, ...),
+        as mod_python's add_cgi_vars() does; REQUEST_URI is the request line's path without the query, as Apache's
+        ap_add_cgi_vars() sets it."""
+        self.add_common_vars()
         env = self.subprocess_env
-        fresh = _initial_environment(self)
         for name in CGI_VARIABLES:
-            if name not in env and name in fresh:
-                env[name] = fresh.get(name) or ""
+            if name in self._params and name != "SCRIPT_FILENAME":
+                env._set(name, [self._params[name]])
+        if "REQUEST_URI" in self._params:
+            env._set("REQUEST_URI", [self._params["REQUEST_URI"].split("?", 1)[0]])
 
     # --- conditional requests -------------------------------------------------------------------------------------
     def update_mtime(self, mtime: float) -> None:

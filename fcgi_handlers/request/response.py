@@ -30,7 +30,7 @@ from typing import Iterable, Optional, Protocol, Sequence
 
 from .constants import M_TRACE, METHOD_NUMBERS, status_line
 from .exceptions import InvalidResponseHeader
-from .table import latin1_text, table
+from .table import latin1_text, table, wire_text
 
 OUTPUT_BUFFER_LIMIT = 8000
 ERROR_CONTENT_TYPE = "text/html; charset=iso-8859-1"  # what Apache's ap_send_error_response() sets
@@ -280,7 +280,7 @@ class Response:
                 folded = name.lower()
                 if folded in _NOT_COPIED or (has_type and folded == "content-type"):
                     continue
-                lines.append(header_line(name, value))
+                lines.append(header_line(name, wire_text(value)))  # the bytes the handler stored
         if self._content_type is not None:
             lines.append(header_line("Content-Type", self._content_type))
         if self._no_cache and "Expires" not in self.headers_out and "Expires" not in self.err_headers_out:

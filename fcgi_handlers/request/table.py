@@ -6,10 +6,12 @@ first, `keys()/items()` list every entry in insertion order with the key's origi
 values in place of the first, `add` appends a duplicate, deleting a missing key is silent. The storage is a list of
 pairs (werkzeug's `Headers` shape), not a dict of lists, so order survives across different keys.
 
-Strings: what goes *in* must be `str` that encodes to ISO-8859-1, or `bytes` (stored decoded as Latin-1, so the wire
-bytes come back out unchanged); anything else raises mod_python's `TypeError("not an ISO-8859-1 string")`. Values the
-request layer copies in from Apache (headers_in, subprocess_env) arrive already decoded (UTF-8, see `params.py`) and
-skip that check, as they do in mod_python.
+Strings: what goes *in* must be `str` that encodes to ISO-8859-1, or `bytes`; anything else raises mod_python's
+`TypeError("not an ISO-8859-1 string")`. mod_python keeps the bytes (a str as its Latin-1 bytes) and decodes a value
+read back as UTF-8 (observed: b"caf\xc3\xa9" reads back 'café'), so a stored value whose bytes are UTF-8 reads back
+decoded (`WireText`, which remembers its bytes for the wire) and one that is not reads back as its Latin-1 text (where
+mod_python's child crashes). Values the request layer copies in from Apache (headers_in, subprocess_env) arrive
+already decoded (UTF-8, see `params.py`) and skip that check, as they do in mod_python.
 
 Where mod_python 3.5 is plainly broken we keep the intent instead (observed on 3.5.0): building or updating from a
 table that has duplicates stores `str(list)` there, and `popitem()` returns one pair but removes another; here both
@@ -47,6 +49,33 @@ def latin1_text(value: object) -> str:
     raise TypeError(_TYPE_ERROR)
 
 
+class WireText(str):
+    """A stored value read back as the UTF-8 decoding of its bytes; `wire` is those bytes as Latin-1 text."""
+
+    wire: str
+
+
+def stored_value(value: object) -> str:
+    """What a table keeps for `value` (see the module docstring): plain text, or WireText for non-ASCII UTF-8 bytes."""
+    if isinstance(value, WireText):
+        return value  # already stored once (copies, err_headers_out merges): keep its bytes
+    text = latin1_text(value)
+    if text.isascii():
+        return text
+    try:
+        decoded = text.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+    stored = WireText(decoded)
+    stored.wire = text
+    return stored
+
+
+def wire_text(value: str) -> str:
+    """The value's bytes as Latin-1 text, for the header block."""
+    return value.wire if isinstance(value, WireText) else value
+
+
 def _lookup_key(key: object) -> str:
     """A key for lookups: str or bytes (any str can be looked up; it just will not match a non-Latin-1 key)."""
     if isinstance(key, str):
@@ -58,7 +87,7 @@ def _lookup_key(key: object) -> str:
 
 def _coerced(value: object) -> str:
     # `update` and the constructor str() what is neither str nor bytes (observed: {"f": None} stores "None").
-    return latin1_text(value if isinstance(value, (str, bytes, bytearray)) else str(value))
+    return stored_value(value if isinstance(value, (str, bytes, bytearray)) else str(value))
 
 
 class mp_table:  # noqa: N801 - mod_python's type name (`type(req.headers_in).__name__`)
@@ -147,7 +176,7 @@ class mp_table:  # noqa: N801 - mod_python's type name (`type(req.headers_in).__
 
     # --- writing ----------------------------------------------------------------------------------------------------
     def __setitem__(self, key: TableKey, value: str | bytes) -> None:
-        self._set(latin1_text(key), [latin1_text(value)])
+        self._set(latin1_text(key), [stored_value(value)])
 
     def _set(self, name: str, values: list[str]) -> None:
         # apr_table_set: the first entry keeps its place and its key's case, the other entries go.
@@ -166,7 +195,7 @@ class mp_table:  # noqa: N801 - mod_python's type name (`type(req.headers_in).__
 
     def add(self, key: TableKey, value: str | bytes) -> None:
         """Append an entry, keeping any existing ones for the same key."""
-        self._items.append((latin1_text(key), latin1_text(value)))
+        self._items.append((latin1_text(key), stored_value(value)))
 
     def __delitem__(self, key: TableKey) -> None:
         # Deleting a missing key is silent in mod_python (apr_table_unset).
@@ -202,7 +231,7 @@ class mp_table:  # noqa: N801 - mod_python's type name (`type(req.headers_in).__
         if current is not None:
             return current
         self[key] = default
-        return latin1_text(default)
+        return stored_value(default)
 
     def popitem(self) -> tuple[str, str]:
         """Remove and return the last entry."""

@@ -77,7 +77,7 @@ def test_other_lines_pass_through_in_place() -> None:
     lines = mod_python_to_daemon(["# a comment", "AuthType Basic", "PythonHandler h", "Require valid-user",
                                   "SetHandler default-handler"], BACKEND)
     assert lines == ["# a comment", "AuthType Basic", 'SetEnv PythonHandler "h"', "Require valid-user",
-                     "SetHandler default-handler"]
+                     "SetHandler default-handler", "CGIPassAuth On"]
 
 
 def test_continuation_lines_are_joined() -> None:
@@ -114,10 +114,28 @@ def test_block_translation_scopes_nested_sections() -> None:
     (directory,) = tree.sections("Directory")
     assert directory.arg == "/srv/py"
     assert directory.directives("SetHandler") == [[BACKEND.handler_name()]]
-    assert directory.directives("SetEnv") == [["PythonHandler", "outer after"]]
+    assert directory.directives("SetEnv") == [["PythonHandler", "outer after"], ["PythonDirectory", "/srv/py"]]
     (files,) = directory.sections("Files")
     assert files.arg == "special.py"
     assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"]]
+
+
+def test_every_mod_python_block_passes_authorization() -> None:
+    # mod_python sees the Authorization header whatever the auth configuration; a FastCGI backend only with
+    # CGIPassAuth On, which the translation therefore adds once per block with mod_python directives.
+    assert mod_python_to_daemon(["SetHandler mod_python", "PythonHandler h"], BACKEND)[-1] == "CGIPassAuth On"
+    written = mod_python_to_daemon(["CGIPassAuth On", "PythonHandler h"], BACKEND)
+    assert written.count("CGIPassAuth On") == 1
+    assert "CGIPassAuth On" not in mod_python_to_daemon(["Require all granted"], BACKEND)
+
+
+def test_directory_blocks_pass_their_path_for_hlist_directory() -> None:
+    block = '<Directory "/srv/py app">\nSetHandler mod_python\nPythonHandler h\n</Directory>'
+    (directory,) = parse(mod_python_block_to_daemon(block, BACKEND)).sections("Directory")
+    assert ["PythonDirectory", "/srv/py app"] in directory.directives("SetEnv")
+    location = '<Location "/app/">\nSetHandler mod_python\nPythonHandler h\n</Location>'
+    (loc,) = parse(mod_python_block_to_daemon(location, BACKEND)).sections("Location")
+    assert all(words[0] != "PythonDirectory" for words in loc.directives("SetEnv"))
 
 
 def test_location_block_translation_uses_proxypass() -> None:

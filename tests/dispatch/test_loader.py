@@ -68,9 +68,17 @@ def test_imports_a_module_from_an_allowed_directory(loader: Loader, root: Path) 
 def test_refuses_a_stdlib_module_before_running_it(loader: Loader) -> None:
     # antigravity opens a web browser when it executes: it must not even be executed.
     assert "antigravity" not in sys.modules
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(ImportRefused, match="'antigravity' is not inside the configured paths"):
         loader.import_module("antigravity")
     assert "antigravity" not in sys.modules
+
+
+def test_a_module_that_exists_nowhere_gets_pythons_own_message(loader: Loader) -> None:
+    # mod_python shows Python's ModuleNotFoundError text unchanged in its PythonDebug page.
+    with pytest.raises(ModuleNotFoundError) as caught:
+        loader.import_module("cf_no_such_module_anywhere")
+    assert str(caught.value) == "No module named 'cf_no_such_module_anywhere'"
+    assert not isinstance(caught.value, ImportRefused)
 
 
 def test_refuses_an_already_imported_module_from_elsewhere(loader: Loader) -> None:

@@ -102,9 +102,10 @@ def test_allow_sends_status_and_variables_only(harness: Harness) -> None:
 def test_what_the_authen_handler_sees(harness: Harness) -> None:
     answer = authorize(harness, "AUTHENTICATOR")
     # req.user is None until get_basic_auth_pw() parses the credentials, which come as REMOTE_PASSWD and never
-    # appear in subprocess_env; auth_name()/auth_type() come from the params the configuration sets.
+    # appear in subprocess_env; auth_name()/auth_type() come from the params the configuration sets. As in
+    # mod_python, subprocess_env holds no REMOTE_* variable before add_common_vars() (Apache's common variables).
     assert answer.log[0] == ("authen user=None pw='eggs' then user='spam' type='Basic' name='realm one' "
-                             "auth_type='Basic' env=['REMOTE_ADDR', 'REMOTE_PORT']")
+                             "auth_type='Basic' env=[]")
     assert answer.log[1] == "authz user='spam'"
     anonymous = authorize(harness, "AUTHENTICATOR", "authen=other", user=None, password=None)
     assert anonymous.log[0].startswith("authen user=None pw=None then user=None type=None")

@@ -199,3 +199,12 @@ def test_basic_credentials_round_trip(user: str, password: str, encoding: str) -
     header = basic(user, password, encoding)["Authorization"]
     assert basic_credentials(header) == (user, password)
     assert basic_credentials(header.replace("Basic", "bAsIc", 1)) == (user, password)
+
+
+def test_successful_auth_sets_req_user(site: Site) -> None:
+    # mod_python's publisher stores the authenticated user in req.user for the page; a page without __auth__
+    # leaves it alone.
+    site.write("u/index.py", '__auth__ = {"alice": "wonderland"}\ndef index(req):\n    return "user %s" % req.user\n')
+    site.write("o/index.py", 'def index(req):\n    return "user %s" % req.user\n')
+    assert site.get("/u/", headers=basic("alice", "wonderland")).text == "user alice"
+    assert site.get("/o/", headers=basic("alice", "wonderland")).text == "user None"

@@ -12,8 +12,8 @@ from request_fixtures import REQUEST_TIME, SETHANDLER_BODY, ListSink, RequestFac
 
 from fcgi_handlers.request import Request, Response, table
 from fcgi_handlers.request.attributes import attribute_table
-from fcgi_handlers.request.constants import (APLOG_DEBUG, APLOG_ERR, HTTP_NOT_MODIFIED, HTTP_PRECONDITION_FAILED,
-                                             M_GET, M_INVALID, M_POST, OK, REMOTE_DOUBLE_REV, REMOTE_HOST,
+from fcgi_handlers.request.constants import (APLOG_DEBUG, APLOG_ERR, APR_REG, FINFO_FILETYPE, FINFO_MODE, FINFO_SIZE,
+                                             HTTP_NOT_MODIFIED, HTTP_PRECONDITION_FAILED, M_GET, M_INVALID, M_POST, OK, REMOTE_DOUBLE_REV, REMOTE_HOST,
                                              REMOTE_NOLOOKUP, REQUEST_CHUNKED_ERROR)
 
 # Values mod_python reports for the same request inside <Location> (observed, adapted to the fixture's host/port).
@@ -55,9 +55,13 @@ def test_proxypass_tables(make_request: RequestFactory) -> None:
                                       ("Accept", "*/*"), ("X-Multi", "1, 2"), ("Cookie", "a=1")]
     assert req.headers_in["user-agent"] == "curl/7.88.1"
     assert req.notes.items() == [] and req.headers_out.items() == [] and req.err_headers_out.items() == []
+    # mod_python's subprocess_env starts with what Apache's modules put there (SetEnv, ...): the request headers,
+    # the common and CGI variables come with add_common_vars()/add_cgi_vars() (test_add_common_and_cgi_vars).
     env = req.subprocess_env
     assert not any(name.startswith("HTTP_") for name in env)
-    assert env["SCRIPT_NAME"] == "/fcgi/some/path x" and env["REQUEST_URI"] == "/fcgi/some/path%20x?q=1&r=%41"
+    assert "SCRIPT_NAME" not in env and "REQUEST_URI" not in env and "SERVER_NAME" not in env
+    req.add_cgi_vars()
+    assert env["SCRIPT_NAME"] == "/fcgi/some/path x" and env["REQUEST_URI"] == "/fcgi/some/path%20x"
     assert "SCRIPT_FILENAME" not in env  # req.filename is None: no proxy:fcgi:// URL leaks to handlers
 
 
@@ -86,9 +90,9 @@ def test_sethandler_attributes(make_request: RequestFactory, sethandler: dict[st
     assert req.parsed_uri == (None, None, None, None, None, None, "/sh/script.py/extra/p q", "x=1", None)
     assert req.headers_in["content-type"] == "application/x-www-form-urlencoded"
     assert req.headers_in["Content-Length"] == "7"
-    assert req.remaining == 7
+    assert req.subprocess_env.items() == [("proxy-nokeepalive", "1")]   # set by Apache's SetEnv, as in mod_python
+    req.add_common_vars()
     assert req.subprocess_env["SCRIPT_FILENAME"] == "/srv/www/sh/script.py"
-    assert req.subprocess_env["proxy-nokeepalive"] == "1"
 
 
 def test_writable_attributes_take_mod_pythons_types(make_request: RequestFactory) -> None:
@@ -323,12 +327,52 @@ def test_log_error_goes_to_the_log_callable(make_request: RequestFactory) -> Non
 def test_add_common_and_cgi_vars(make_request: RequestFactory, sethandler: dict[str, str]) -> None:
     req = make_request(sethandler)
     env = req.subprocess_env
-    del env["PATH_INFO"], env["REQUEST_URI"]
-    req.add_cgi_vars()
-    assert (env["PATH_INFO"], env["REQUEST_URI"]) == ("/extra/p q", "/sh/script.py/extra/p%20q?x=1")
-    assert "HTTP_HOST" not in env
     req.add_common_vars()
     assert (env["HTTP_HOST"], env["HTTP_AUTHORIZATION"]) == ("www.Example.com", "Basic c3BhbTplZ2dz")
+    assert "PATH_INFO" not in env and "REQUEST_URI" not in env  # CGI variables come with add_cgi_vars() only
+    env["PATH_INFO"] = "/changed"
+    req.add_cgi_vars()
+    # Apache's ap_add_cgi_vars() sets (replaces) them; REQUEST_URI is the request line's path without the query.
+    assert (env["PATH_INFO"], env["REQUEST_URI"]) == ("/extra/p q", "/sh/script.py/extra/p%20q")
+    assert env["SERVER_NAME"] and env["GATEWAY_INTERFACE"] == "CGI/1.1"
+
+
+def test_directive_params_never_reach_subprocess_env(make_request: RequestFactory, sethandler: dict[str, str]) -> None:
+    params = {**sethandler, "PythonHandler": "h", "PythonOption.alpha": "one", "AuthName": "realm",
+              "FCGI_HANDLERS_USER": "u", "REDIRECT_PythonHandler": "h", "REDIRECT_STATUS": "200", "MINE": "x"}
+    req = make_request(params)
+    assert sorted(req.subprocess_env.keys()) == ["MINE", "REDIRECT_STATUS", "proxy-nokeepalive"]
+    req.add_cgi_vars()
+    assert not any(name.startswith(("Python", "REDIRECT_Python", "FCGI_HANDLERS_")) or name == "AuthName"
+                   for name in req.subprocess_env.keys())
+
+
+def test_remaining_follows_apaches_client_block(make_request: RequestFactory, sethandler: dict[str, str]) -> None:
+    req = make_request(sethandler, SETHANDLER_BODY)
+    assert req.remaining == 0              # before the first read: the body is not set up yet
+    assert req.read(3) == b"a=1"
+    assert req.remaining == len(SETHANDLER_BODY)   # r->remaining is CONTENT_LENGTH until the end is seen
+    assert req.read() == b"&b=2"
+    assert req.remaining == 0
+    whole = make_request(sethandler, SETHANDLER_BODY)
+    whole.read(len(SETHANDLER_BODY))
+    assert whole.remaining == 0
+
+
+def test_chunked_is_set_once_headers_go_out_without_a_length(make_request: RequestFactory) -> None:
+    req = make_request()
+    assert req.chunked == 0
+    req.write("x")
+    assert req.chunked == 1
+    sized = make_request()
+    sized.set_content_length(1)
+    sized.write("x")
+    assert sized.chunked == 0
+    sized.chunked = 1   # writable, as in mod_python: the assigned value is read back
+    assert sized.chunked == 1
+    old = make_request({"SERVER_PROTOCOL": "HTTP/1.0", "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/x"})
+    old.write("x")
+    assert old.chunked == 0
 
 
 # --- conditional requests ------------------------------------------------------------------------------------------------
@@ -398,3 +442,29 @@ def test_server_overrides(proxypass: dict[str, str]) -> None:
 def test_method_number_of_unknown_method(make_request: RequestFactory, proxypass: dict[str, str]) -> None:
     proxypass["REQUEST_METHOD"] = "BREW"
     assert make_request(proxypass).method_number == M_INVALID
+
+
+def test_finfo_is_the_daemons_stat_of_the_mapped_file(make_request: RequestFactory, sethandler: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    root = tmp_path / "www"
+    (root / "sh").mkdir(parents=True)
+    (root / "sh" / "script.py").write_bytes(b"twelve bytes")
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(b"x")
+    params = {**sethandler, "DOCUMENT_ROOT": str(root), "CONTEXT_DOCUMENT_ROOT": str(root),
+              "SCRIPT_FILENAME": f"proxy:fcgi://127.0.0.1:9000{root}/sh/script.py"}
+    info = make_request(params).finfo
+    assert info is not None
+    (root / "sh" / "script.py").chmod(0o640)
+    assert (info.size, info[FINFO_SIZE], info.filetype) == (12, 12, APR_REG)
+    assert info.fname == f"{root}/sh/script.py" and info.mtime == int((root / "sh" / "script.py").stat().st_mtime)
+    with pytest.raises(IndexError):
+        info[FINFO_FILETYPE]  # as mod_python's: its sequence stops at FINFO_NAME
+    assert make_request(params).finfo[FINFO_MODE] == 0x640   # APR's permission bits, one hex digit per octal one
+    # Not set up by Apache's mapping (a <Location>), missing, or outside the document root: None.
+    assert make_request().finfo is None
+    missing = {**params, "SCRIPT_NAME": "/sh/gone.py", "SCRIPT_FILENAME": f"{root}/sh/gone.py"}
+    assert make_request(missing).finfo is None
+    (root / "sh" / "link.py").symlink_to(outside)
+    linked = {**params, "SCRIPT_NAME": "/sh/link.py", "SCRIPT_FILENAME": f"{root}/sh/link.py"}
+    assert make_request(linked).finfo is None

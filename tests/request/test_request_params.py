@@ -48,10 +48,24 @@ def test_sethandler_without_extra_path_has_empty_path_info() -> None:
     assert resolve_paths(params) == ("/sh/script.py", "/srv/www/sh/script.py", "", "directory")
 
 
+def test_path_info_is_none_after_an_internal_redirect() -> None:
+    # A redirect of /sh/ to /sh/index.html inside Apache: no PATH_INFO; mod_python's new
+    # request has path_info None, where a direct request to the same file has ''.
+    params = sethandler_params()
+    del params["PATH_INFO"], params["PATH_TRANSLATED"]
+    params.update(SCRIPT_NAME="/sh/index.html", SCRIPT_FILENAME="proxy:fcgi://127.0.0.1:9000/srv/www/sh/index.html",
+                  REQUEST_URI="/sh/", REDIRECT_URL="/sh/")
+    assert resolve_paths(params)[1:] == ("/srv/www/sh/index.html", None, "directory")
+    del params["REDIRECT_URL"]   # mod_dir's fast redirect: only SCRIPT_NAME tells it from the requested path
+    assert resolve_paths(params).path_info is None
+    params["PATH_INFO"] = "/more"
+    assert resolve_paths(params).path_info == "/more"
+
+
 def test_sethandler_directory_request() -> None:
     params = sethandler_params()
     del params["PATH_INFO"], params["PATH_TRANSLATED"]
-    params.update(SCRIPT_NAME="/sh/", SCRIPT_FILENAME="proxy:fcgi://127.0.0.1:9000/srv/www/sh/")
+    params.update(SCRIPT_NAME="/sh/", SCRIPT_FILENAME="proxy:fcgi://127.0.0.1:9000/srv/www/sh/", REQUEST_URI="/sh/")
     assert resolve_paths(params)[1:] == ("/srv/www/sh/", "", "directory")
 
 

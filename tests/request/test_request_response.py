@@ -16,6 +16,16 @@ def make(header_only: bool = False) -> tuple[Response, ListSink]:
     return Response(sink, header_only, request_time=NOW), sink
 
 
+def test_a_header_set_as_bytes_goes_out_byte_for_byte() -> None:
+    response, sink = make()
+    response.headers_out["X-Bytes"] = b"caf\xc3\xa9"
+    response.err_headers_out["X-Err"] = b"\xe2\x82\xac"
+    assert response.headers_out["X-Bytes"] == "caf\u00e9"   # read back as UTF-8, as mod_python does
+    response.write("x")
+    head = sink.data.partition(b"\r\n\r\n")[0]
+    assert b"X-Bytes: caf\xc3\xa9" in head and b"X-Err: \xe2\x82\xac" in head
+
+
 # --- timing -----------------------------------------------------------------------------------------------------------
 def test_first_write_sends_headers_and_body_in_one_call() -> None:
     response, sink = make()

@@ -6,7 +6,7 @@ import functools
 from dataclasses import replace
 import hashlib
 
-from ..scenario import Call, Expect, Scenario, diagnosed, fastcgi_limit, handler, mod_python_bug
+from ..scenario import Call, Expect, Scenario, handler, improvement, mod_python_bug
 
 AREA = "request bodies"
 BOUNDARY = "cfboundary"
@@ -84,11 +84,12 @@ FORM_TYPES = mod_python_bug(
     "getfirst and apply_fs_data miss POST fields. The daemon's util gives str for every non-file field")
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
-CHUNKED = fastcgi_limit(
-    "Apache de-chunks a request body for a FastCGI backend (with CONTENT_LENGTH up to its 16 KB prefetch, streamed "
+CHUNKED = improvement(
+    "the daemon reads a chunked request body, which mod_python cannot: Apache de-chunks a request body for a FastCGI backend (with CONTENT_LENGTH up to its 16 KB prefetch, streamed "
     "without one past it), and the daemon reads it. mod_python refuses any chunked body (REQUEST_CHUNKED_ERROR: "
     "SERVER_RETURN(411)); once a prefork child has refused one, the SERVER_RETURN its req.read() raises is no "
-    "longer the class apache.py catches, and later ones in that child answer 500 (observed)")
+    "longer the class apache.py catches, and later ones in that child answer 500 (observed). Clients that stream "
+    "uploads (chunked transfer coding) work behind the daemon")
 
 SCENARIOS = [
     body("body_read_urlencoded", DIGEST, post(b"a=1&b=2&c=%20x", URLENCODED)),
@@ -140,10 +141,3 @@ SCENARIOS = [
              calls=(Call(method="POST", body=bytes(range(256)) * 1024, chunked=True, status=411, alternatives=(500,),
                          daemon=Expect(status=200, body=digest_of(bytes(range(256)) * 1024))),)),
 ]
-
-SCENARIOS = diagnosed(SCENARIOS, {
-    "body_remaining_during_read": "request/request.py: mod_python's req.remaining is 0 until the first read sets the "
-                                  "body up (ap_setup_client_block), then CONTENT_LENGTH until the body's end has "
-                                  "been read, then 0; the daemon counts CONTENT_LENGTH minus the bytes read from the "
-                                  "start, which tests/request asserts",
-})

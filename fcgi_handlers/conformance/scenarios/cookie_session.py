@@ -10,9 +10,11 @@ forged ids replaced, invalidate, timeouts, the session classes. Session ids are 
 both sides. `Session(req, secret=...)` crashes in mod_python on Python 3 (its SignedCookie): an intended difference."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Sequence
 
-from ..scenario import Call, Expect, Mask, Scenario, diagnosed, handler, mod_python_bug
+from ..scenario import Call, Expect, Mask, Scenario, handler, improvement, mod_python_bug
 
 COOKIE_AREA = "Cookie"
 COOKIE_IMPORTS = "from mod_python import Cookie"
@@ -109,8 +111,13 @@ SESSION_SCENARIOS = [
     session("sess_file_counter", COUNTER, (Call(), AGAIN, AGAIN)),
     session("sess_dbm_counter", COUNTER, (Call(), AGAIN, AGAIN), session_type="DbmSession"),
     session("sess_memory_new", COUNTER, (Call(),), session_type="MemorySession"),
-    session("sess_default_class", 'sess = Session.Session(req)\nreq.content_type = "text/plain"\n'
-            "req.write(type(sess).__name__)\nreturn apache.OK", (Call(),), session_type=""),
+    replace(session("sess_default_class", 'sess = Session.Session(req)\nreq.content_type = "text/plain"\n'
+                    "req.write(type(sess).__name__)\nreturn apache.OK", (Call(),), session_type=""),
+            intended_difference=improvement(
+                "the daemon's default Session class is FileSession (documented in mod_python/Session.py): it is safe "
+                "across the daemon's worker processes and across daemons on several hosts sharing one session "
+                "directory, where mod_python's rule picks DbmSession, one dbm file locked per host only"),
+            calls=(Call(expect=Expect(body=b"DbmSession"), daemon=Expect(status=200, body=b"FileSession")),)),
     session("sess_forged_sid", COUNTER, (Call(headers=[("Cookie", "pysid=../../../../etc/passwd")]),
                                          Call(headers=[("Cookie", "pysid=0123456789abcdef0123456789abcdef")]))),
     session("sess_invalidate", 'sess = Session.Session(req)\nreq.content_type = "text/plain"\n'
@@ -137,11 +144,5 @@ SESSION_SCENARIOS = [
                                                 "crashes on Python 3 (hmac.new without digestmod)"),
              calls=(Call(status=500, daemon=Expect(status=200, body=b"1 True FileSession 32")),)),
 ]
-
-SESSION_SCENARIOS = diagnosed(SESSION_SCENARIOS, {
-    "sess_default_class": "mod_python/Session.py: the daemon's default class is FileSession (its docstring's "
-                          "choice); mod_python's own rule (DbmSession unless threaded with a single process) gives "
-                          "DbmSession for the daemon's forked, threaded workers as well",
-})
 
 SCENARIOS = [*COOKIE_SCENARIOS, *SESSION_SCENARIOS]

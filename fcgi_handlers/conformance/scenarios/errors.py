@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..scenario import Call, Scenario, diagnosed, handler
+from ..scenario import Call, Scenario, handler
 
 AREA = "error pages"
 DEBUG = ("SetHandler mod_python", "PythonHandler {mod}", "PythonDebug On")
@@ -99,11 +99,3 @@ class Page:
     failing("err_wrong_signature_debug", "", debug=True, source="def handler():\n    return 0\n"),
     failing("err_raise_in_write_debug", 'req.content_type = "text/plain"\nreq.write(None)', debug=True),
 ]
-
-SCENARIOS = diagnosed(SCENARIOS, {
-    "err_keyboard_interrupt_debug": "dispatch/chain.py: the chain loop reports Exception and SystemExit but lets "
-                                    "KeyboardInterrupt (a BaseException) through to the server, which answers a plain "
-                                    "500; mod_python's bare except reports it with the PythonDebug page",
-    "err_missing_module_debug": "dispatch/loader.py: the daemon's ModuleNotFoundError message adds \" in the "
-                                "configured paths\"; mod_python's is Python's own",
-})

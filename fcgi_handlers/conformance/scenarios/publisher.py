@@ -8,7 +8,7 @@ Both are intended differences with the daemon's answer asserted. Authorization o
 `CGIPassAuth On`, which these blocks carry (the directive is Apache's own, valid for both sides)."""
 from __future__ import annotations
 
-from ..scenario import Call, Expect, Scenario, diagnosed, mod_python_bug
+from ..scenario import Call, Expect, Scenario, mod_python_bug
 from .bodies import FORM_TYPES
 from .strings import PARSE_QS_BUG
 
@@ -132,8 +132,3 @@ SCENARIOS = [
                     Call("secret", headers=GOOD, status=400,
                          daemon=Expect(status=200, body=b"nested secret")))),
 ]
-
-SCENARIOS = diagnosed(SCENARIOS, {
-    "pub_auth_good_credentials": "mod_python/publisher.py: after a successful __auth__ check mod_python's publisher "
-                                 "sets req.user to the user; the daemon's leaves it None ('welcome None')",
-})

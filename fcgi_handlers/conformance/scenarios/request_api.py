@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..scenario import Call, Container, Expect, Scenario, diagnosed, fastcgi_limit, show
+from ..scenario import Call, Container, Expect, Scenario, fastcgi_limit, show
 
 AREA = "request API"
 FILES = {"page.txt": b"static page\n", "index.html": b"<p>index</p>\n"}
@@ -113,31 +113,3 @@ SCENARIOS = [
     attrs("req_send_http_header", "req.send_http_header()", "req.status"),
 ]
 
-REMAINING = ("request/request.py: mod_python's req.remaining is 0 until the first read sets the body up "
-             "(ap_setup_client_block), then CONTENT_LENGTH until the body's end has been read, then 0 (observed "
-             "(0, b'xxxx', 10, 6, 0)); the daemon counts CONTENT_LENGTH minus the bytes read from the start, which "
-             "tests/request asserts")
-SCENARIOS = diagnosed(SCENARIOS, {
-    "req_notes_keys": "dispatch: mod_python's post-read-request hook sets req.notes['python_init_ran'] = '1' for every "
-                      "request; the daemon's dispatcher does not set the note",
-    "req_subprocess_env_cgi": "request/request.py: mod_python's add_cgi_vars() also adds the common variables "
-                              "(HTTP_* headers, as add_common_vars()) and sets REQUEST_URI to the path without the "
-                              "query (Apache's ap_add_cgi_vars()); the daemon adds neither and keeps mod_proxy_fcgi's "
-                              "REQUEST_URI, query included",
-    "req_subprocess_env_set": "request/request.py: subprocess_env starts as every FastCGI param but HTTP_*, so the "
-                              "SetEnv lines the translation uses for directives (PythonHandler, PythonOption.*, ...) "
-                              "show in it; mod_python's starts empty in a <Location> (SetEnv variables only) and gets "
-                              "the CGI variables from add_common_vars()/add_cgi_vars(). tests/request asserts the "
-                              "current contents, so the change is the request layer owner's",
-    "req_clength_remaining": REMAINING,
-    "req_authorization_header": "apacheconf.mod_python_block_to_daemon: Apache passes Authorization to a FastCGI "
-                                "backend only with `CGIPassAuth On`, which the translation does not add; mod_python "
-                                "always sees the header",
-    "req_dir_hlist": "req.hlist.directory is the <Directory> the directive came from; Apache does not send it and "
-                     "the translation does not pass it (it could, as one more SetEnv of the section's path)",
-    "req_dir_finfo": "request: req.finfo stays None in the daemon; mod_python fills it from Apache's stat of "
-                     "req.filename, which the daemon could stat itself for a <Directory> request",
-    "req_dir_index": "request/params.py: after mod_dir's internal redirect to index.html mod_python's req.path_info "
-                     "is None, the daemon's '' (Apache sends no PATH_INFO either way; REDIRECT_URL in the params "
-                     "tells the redirect apart)",
-})

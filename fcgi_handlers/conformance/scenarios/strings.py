@@ -11,7 +11,7 @@ Non-ASCII text in URLs, request and response headers, bodies and the error log (
 "String typing on Py3": values out of Apache are decoded as UTF-8, values into Apache must be Latin-1 or bytes)."""
 from __future__ import annotations
 
-from ..scenario import Call, Expect, Scenario, diagnosed, handler, mod_python_bug, show
+from ..scenario import Call, Expect, Scenario, handler, mod_python_bug, show
 from .bodies import FORM_TYPES
 
 QUERY_AREA = "query strings"
@@ -107,11 +107,5 @@ UNICODE_SCENARIOS = [
                                        "return apache.HTTP_MOVED_TEMPORARILY"), Call(status=302)),
 ]
 
-UNICODE_SCENARIOS = diagnosed(UNICODE_SCENARIOS, {
-    "uni_header_out_bytes": "request/table.py: the daemon keeps a bytes value decoded as Latin-1 (so the wire bytes "
-                            "go out unchanged) and reads it back that way ('caf\u00c3\u00a9'); mod_python stores the "
-                            "bytes and decodes a value read back as UTF-8 ('caf\u00e9'). Matching means storing "
-                            "bytes in the table",
-})
 
 SCENARIOS = [*QUERY_SCENARIOS, *UNICODE_SCENARIOS]
