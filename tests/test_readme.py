@@ -24,6 +24,14 @@ def test_phase_table_matches_the_phase_data() -> None:
     assert table.group(1) == placement_table()
 
 
+def test_conformance_totals_are_the_latest_report() -> None:
+    totals = re.search(r"<!-- conformance-totals[^>]*-->\n(.*?)\n<!--", README.read_text(), re.S)
+    assert totals is not None
+    docs = (README.parent / "docs" / "conformance.md").read_text()
+    assert re.fullmatch(r"\d+ scenarios: \d+ match, \d+ intended differences, 0 mismatches", totals.group(1))
+    assert totals.group(1) in docs.splitlines()
+
+
 def test_readme_opens_with_the_demo_and_test_commands() -> None:
     first_block = README.read_text().split("```")[1]
     commands = [line.split()[0] for line in first_block.splitlines()[1:] if line.strip()]
