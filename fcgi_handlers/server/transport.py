@@ -18,7 +18,7 @@ import collections
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, Final, List, Optional, Tuple
 
 from ..protocol import (
     FCGI_AUTHORIZER,
@@ -41,6 +41,13 @@ FALLBACK_RESPONSE = b"Status: 500 Internal Server Error\r\nContent-Type: text/pl
 # FCGI_END_REQUEST's appStatus after an unhandled exception (Apache ignores it; a FastCGI client may not).
 FAILED_APP_STATUS = 1
 
+# Who owns a connection (pool.py): armed in the epoll for its next request, a thread's, armed while draining a
+# half-closed socket, or the worker's main thread's (deciding whether to hand it over or close it while stopping).
+IDLE: Final = "idle"
+BUSY: Final = "busy"
+LINGER: Final = "linger"
+SETTLING: Final = "settling"
+
 # Large enough for several of Apache's 8 KB stdin records per system call (its iobuffersize default).
 RECV_SIZE = 65536
 
@@ -52,7 +59,7 @@ class ClientGone(OSError):
 class Connection:
     """An accepted socket, its protocol state, and the events read but not yet consumed."""
 
-    __slots__ = ("sock", "proto", "events", "fd", "broken", "_begun")
+    __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun")
 
     def __init__(self, sock: socket.socket, proto: ServerConnection) -> None:
         self.sock = sock
@@ -60,6 +67,9 @@ class Connection:
         self.events: Deque[Event] = collections.deque()
         self.fd = sock.fileno()
         self.broken = False
+        self.state: str = BUSY  # changed only under the pool's lock
+        self.registered = False  # in the pool's epoll
+        self.deadline = 0.0  # when lingering ends
         self._begun: Optional[RequestBegun] = None
 
     @property
@@ -72,11 +82,26 @@ class Connection:
         data = self.sock.recv(RECV_SIZE)
         if not data:
             return False
+        self._feed(data)
+        return True
+
+    def receive_nowait(self) -> bool:
+        """As ``receive``, but True without reading when nothing has arrived (the event was stale, or Apache has
+        connected and not written yet)."""
+        try:
+            data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        self._feed(data)
+        return True
+
+    def _feed(self, data: bytes) -> None:
         self.events.extend(self.proto.receive_data(data))
         out = self.proto.data_to_send()
         if out:
             self.send(out)
-        return True
 
     def send(self, data: bytes) -> None:
         """One ``sendall``; ``ClientGone`` if the peer has gone."""
@@ -108,6 +133,8 @@ class Connection:
 
     def discard_events(self, request_id: int) -> None:
         """Forget queued input of a finished request (stdin the app never read)."""
+        if not self.events:
+            return
         kept = [event for event in self.events if event.request_id != request_id]
         self.events.clear()
         self.events.extend(kept)
@@ -157,9 +184,11 @@ class Sink:
 
     def end(self, app_status: int) -> None:
         """Held-back output, end of streams and END_REQUEST, in one write."""
-        self._pending.append(self._conn.proto.end_request(self._request_id, app_status))
-        data = b"".join(self._pending)
-        self._pending.clear()
+        data = self._conn.proto.end_request(self._request_id, app_status)
+        if self._pending:
+            self._pending.append(data)
+            data = b"".join(self._pending)
+            self._pending.clear()
         self._conn.send(data)
 
 
@@ -260,6 +289,15 @@ def serve(
         return request
     except BaseException as exc:  # even SystemExit from handler code: it must not end the pool thread
         status = _fail(request, exc)
+    if not request.keep_conn and not request.body.complete and not stdin_outstanding(request):
+        # No body, but Apache still writes the empty FCGI_STDIN right after the params; closing before it arrived
+        # fails that write (EPIPE on a unix socket: Apache answers 503) or resets the connection (TCP). It is
+        # nearly always in our buffer already, so taking it costs no wait.
+        try:
+            request.body.read()
+        except ClientGone as exc:
+            log.info("request %s: stdin not ended: %s", _uri(request), exc)
+            conn.broken = True
     if not conn.broken:
         try:
             request.sink.end(status)

@@ -1,25 +1,28 @@
-"""Worker process: one selector loop that owns every idle connection, and a fixed pool of threads that run requests.
+"""Worker process: request threads that serve connections straight from one shared epoll, and a main thread that
+only keeps the process in order.
 
 The rule (flup's bug 3, apache-fastcgi.md §3.5): a connection holds a thread only while a request runs on it. Apache's
-kept connections (``enablereuse=on``) spend most of their life idle, and sit in the selector then, so any number of
-them can wait while new connections are still served. When a connection's params are complete the loop gives the
-socket to a pool thread (``pool.py``); the thread runs the app, writes END_REQUEST and gives the socket back.
+kept connections (``enablereuse=on``) spend most of their life idle, armed in the epoll, so any number of them can
+wait while new connections are still served. The request thread that leads waits on the epoll and serves whatever
+socket it is given from the read to END_REQUEST (``pool.py``): one wake-up per request, no queue, no hand-back.
 
-Accepting: the listening sockets are shared by all workers, and a worker stops polling them while its threads are
-all taken (running, queued, or reserved by a fresh connection whose first request has not arrived yet). A connection
-accepted by a busy worker would wait in its queue while another worker sits idle; left in the kernel backlog, it goes
-to whichever worker has a free thread first. Kept connections cannot be moved that way: Apache picks the connection,
-so their requests may queue when every thread of their worker is busy. (Every worker polls the shared listener, so a
-new connection wakes them all and one wins accept(); with a handful of workers that costs less than the alternatives,
-SO_REUSEPORT per worker or the arbiter passing accepted sockets, which would also complicate the hand-over.)
+Accepting: the listening sockets are shared by all workers, and a thread polls them only while it is free, so a worker
+whose threads are all busy leaves new connections in the kernel backlog for whichever worker has a free thread
+first. Kept connections cannot be moved that way: Apache picks the connection, so their requests may wait when every
+thread of their worker is busy. (A new connection wakes one thread in each worker and one wins accept(); with a
+handful of workers that costs less than the alternatives, SO_REUSEPORT per worker or the arbiter passing accepted
+sockets, which would also complicate the hand-over.)
 
-Stopping (SIGTERM or STOP from the arbiter): stop accepting, finish the requests in flight and close their
-connections right after END_REQUEST, close idle connections (serving one whose next request has already arrived),
-exit 0, all bounded by ``graceful_timeout``. Unlike flup, a pool that keeps sending cannot hold the worker open. Retiring (RETIRE,
-on a reload or after ``max_requests``) is the same except that idle connections are handed to the arbiter over the
+The main thread owns signals, the control channel to the arbiter, heartbeats, the end of accept pauses and of
+lingering closes, stopping, and the watchdog that lets another thread lead while a request runs long. Stopping
+(SIGTERM or STOP from the arbiter): stop accepting, finish the requests in flight and close their connections right
+after END_REQUEST, close idle connections (serving one whose next request has already arrived), exit 0, all bounded
+by ``graceful_timeout``. Unlike flup, a pool that keeps sending cannot hold the worker open. Retiring (RETIRE, on a
+reload or after ``max_requests``) is the same except that idle connections are handed to the arbiter over the
 control channel with their descriptors, for a worker of the new generation to adopt, so Apache's pooled connections
-survive a reload. Only a connection whose protocol state is idle with no byte buffered in this process is handed
-over; bytes still in the kernel are read by the new owner.
+survive a reload. Only a connection whose protocol state is idle with no byte
+buffered in this process is handed over, and a thread can no longer take it (``pool.py``'s ownership states); bytes
+still in the kernel are read by the new owner.
 """
 
 from __future__ import annotations
@@ -31,28 +34,27 @@ import selectors
 import signal
 import socket
 import time
-from functools import partial
 from types import FrameType
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Set, Tuple
+from typing import Callable, List, NoReturn, Optional, Sequence
 
-from ..protocol import FCGI_AUTHORIZER, FCGI_RESPONDER, ParamsReceived, RequestBegun, ServerConnection
-from . import control, pool, sockets
-from .pool import RequestPool
+from ..protocol import FCGI_AUTHORIZER, FCGI_RESPONDER, ServerConnection
+from . import control, sockets
+from .pool import RETIRING, RUNNING, STOPPING, EventPool
 from .settings import Settings
 from .sockets import Listener
 from .transport import App, Connection
 
 log = logging.getLogger(__name__)
 
-# The loop reports to the arbiter at least this often; the arbiter allows settings.heartbeat_timeout.
+# The main thread reports to the arbiter at least this often; the arbiter allows settings.heartbeat_timeout.
 HEARTBEAT_INTERVAL = 1.0
-# After a request without FCGI_KEEP_CONN whose body was not all read, wait this long for Apache to close before we
-# do, so it is not writing stdin into a closed socket (Apache's own lingering close waits 2 s per read).
-LINGER_TIMEOUT = 2.0
-# After accept() fails for lack of descriptors or memory, stop polling the listener this long instead of spinning.
-ACCEPT_PAUSE = 0.5
-
-RUNNING, STOPPING, RETIRING = "running", "stopping", "retiring"
+# The watchdog's period: a request blocked for one to two ticks no longer delays other connections' requests (its
+# thread gives the epoll to another; pool.CPU_BOUND_TICKS for one that computes). It keeps ticking this long after it
+# last saw a request, so under steady load the request threads never have to wake it.
+WATCH_TICK = 0.003
+WATCH_LINGER = 0.05
+# While stopping, the main thread looks at the pool at least this often (threads also wake it when they finish).
+STOP_POLL = 0.05
 
 
 class Worker:
@@ -71,22 +73,16 @@ class Worker:
         self._listeners = list(listeners)
         self._channel = channel
         self._app_factory = app_factory
-        self._pool: Optional[RequestPool] = None
+        self._pool: Optional[EventPool] = None
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
-        self._conns: Dict[int, Connection] = {}  # owned by the loop (registered), idle or mid-record
-        self._fresh: Set[int] = set()  # accepted, first request not dispatched yet
-        self._lingering: Dict[int, Tuple[Connection, float]] = {}
-        self._busy = 0  # requests handed to threads and not given back
-        self._served = 0
         self._handed_over = 0
         self._mode = RUNNING
         self._signalled: Optional[str] = None
         self._deadline = 0.0
-        self._accepting = False
-        self._accept_paused_until = 0.0
         self._recycle_sent = False
         self._last_beat = 0.0
+        self._next_linger: Optional[float] = None
         self._roles = frozenset({FCGI_RESPONDER, FCGI_AUTHORIZER})
         self._capacity = settings.workers * settings.threads
 
@@ -118,22 +114,29 @@ class Worker:
             log.exception("worker %d (generation %d) failed to boot: the app factory raised",
                           os.getpid(), self.generation)
             return control.EXIT_BOOT_ERROR
-        self._pool = RequestPool(app, self.settings.threads, self.settings.stdin_spool_threshold, self._wake_w,
-                                 lambda: self._mode == STOPPING)
-        self._pool.start()
         self._channel.setblocking(False)
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._selector.register(self._channel, selectors.EVENT_READ, self._on_channel)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        self._pool = EventPool(app, self.settings.threads, self.settings.stdin_spool_threshold, self._new_protocol,
+                               self._wake, self.settings.max_requests)
+        self._pool.start(self._listeners)
         control.send(self._channel, control.BOOTED)
         log.info("worker %d (generation %d) booted with %d threads",
                  os.getpid(), self.generation, self.settings.threads)
-        self._update_accepting(time.monotonic())
-        reason = self._loop()
+        reason = self._loop(self._pool)
         log.info("worker %d (generation %d) exiting: %s", os.getpid(), self.generation, reason)
         return control.EXIT_OK
+
+    def _new_protocol(self) -> ServerConnection:
+        return ServerConnection(
+            roles=self._roles,
+            max_params_size=self.settings.max_params_size,
+            max_conns=self._capacity,
+            max_reqs=self._capacity,
+        )
 
     def _install_signals(self) -> None:
         """Forget the arbiter's handlers: only SIGTERM (graceful stop) and SIGQUIT (immediate exit) mean anything."""
@@ -148,43 +151,67 @@ class Worker:
             os._exit(control.EXIT_OK)
         self._signalled = signal.Signals(signum).name  # the loop acts on it; handlers only record
 
-    # The selector loop.
+    def _wake(self) -> None:
+        """Called by request threads when the main thread must look (never on the hot path)."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass  # full of wake-ups already
 
-    def _loop(self) -> str:
-        """Serve until drained after a stop; return why the loop ended."""
+    def _on_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    # The main loop.
+
+    def _loop(self, pool: EventPool) -> str:
+        """Keep order until drained after a stop; return why the loop ended."""
+        watching_until = 0.0
         while True:
             now = time.monotonic()
-            for key, _ in self._selector.select(self._timeout(now)):
-                data = key.data
-                if isinstance(data, Connection):
-                    self._on_readable(data)
-                else:
-                    data()
-            self._collect_returns()
+            timeout = self._timeout(now, pool)
+            if now < watching_until:
+                timeout = min(timeout, WATCH_TICK)
+            else:
+                pool.watch_asleep = True
+                if pool.busy():  # a request began before the flag was up: its thread did not wake us
+                    timeout = min(timeout, WATCH_TICK)
+            for key, _ in self._selector.select(timeout):
+                key.data()
+            pool.watch_asleep = False
             now = time.monotonic()
+            if pool.watch():
+                watching_until = now + WATCH_LINGER
             if self._signalled is not None and self._mode != STOPPING:
-                self._begin_stop(handoff=False, why=self._signalled)
+                self._begin_stop(pool, handoff=False, why=self._signalled)
             if now - self._last_beat >= HEARTBEAT_INTERVAL:
                 self._beat(now)
-            self._expire_lingering(now)
-            self._update_accepting(now)
+            self._next_linger = pool.expire_lingering(now)
+            pool.resume_accepting(now)
+            for conn in pool.take_settling():
+                self._settle(pool, conn)
+            self._check_max_requests(pool)
             if self._mode != RUNNING:
-                if self._busy == 0 and not self._conns and not self._lingering:
-                    return (f"{self._mode} done after {self._served} requests, "
+                if pool.drained():
+                    return (f"{self._mode} done after {pool.served} requests, "
                             f"{self._handed_over} connections handed over")
                 if now >= self._deadline:
+                    busy, _ = pool.counts()
                     log.warning("worker %d: graceful timeout (%.0f s) with %d requests still running",
-                                os.getpid(), self.settings.graceful_timeout, self._busy)
-                    return f"graceful timeout, {self._busy} requests abandoned"
+                                os.getpid(), self.settings.graceful_timeout, busy)
+                    return f"graceful timeout, {busy} requests abandoned"
 
-    def _timeout(self, now: float) -> float:
+    def _timeout(self, now: float, pool: EventPool) -> float:
         until = self._last_beat + HEARTBEAT_INTERVAL
         if self._mode != RUNNING:
-            until = min(until, self._deadline)
-        for _, deadline in self._lingering.values():
-            until = min(until, deadline)
-        if self._accept_paused_until > now:
-            until = min(until, self._accept_paused_until)
+            until = min(until, self._deadline, now + STOP_POLL)
+        if self._next_linger is not None:
+            until = min(until, self._next_linger)
+        if pool.paused_until > now:
+            until = min(until, pool.paused_until)
         return max(0.0, until - now)
 
     def _beat(self, now: float) -> None:
@@ -196,157 +223,23 @@ class Worker:
         except OSError:
             pass  # the arbiter is gone: the channel's EOF is handled in _on_channel
 
-    def _update_accepting(self, now: float) -> None:
-        want = (
-            self._mode == RUNNING
-            and self._busy + len(self._fresh) < self.settings.threads
-            and now >= self._accept_paused_until
-        )
-        if want == self._accepting:
-            return
-        self._accepting = want
-        for listener in self._listeners:
-            if want:
-                self._selector.register(listener.sock, selectors.EVENT_READ, partial(self._on_accept, listener))
-            else:
-                self._selector.unregister(listener.sock)
-
-    def _on_accept(self, listener: Listener) -> None:
-        try:
-            sock = sockets.accept(listener)
-        except OSError as exc:
-            log.error("accept on %s failed (%s); pausing accepts for %.1f s", listener.address, exc, ACCEPT_PAUSE)
-            self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
-            return
-        if sock is None:
-            return  # another worker won the race
-        conn = self._register(sock)
-        self._fresh.add(conn.fd)
-        self._update_accepting(time.monotonic())
-
-    def _register(self, sock: socket.socket) -> Connection:
-        proto = ServerConnection(
-            roles=self._roles,
-            max_params_size=self.settings.max_params_size,
-            max_conns=self._capacity,
-            max_reqs=self._capacity,
-        )
-        conn = Connection(sock, proto)
-        self._selector.register(sock, selectors.EVENT_READ, conn)
-        self._conns[conn.fd] = conn
-        return conn
-
-    def _on_readable(self, conn: Connection) -> None:
-        if self._conns.get(conn.fd) is not conn:
-            return  # closed or handed over earlier in this batch of events
-        try:
-            alive = conn.receive()
-            start = conn.next_request() if alive else None
-        except Exception as exc:  # ProtocolError, or OSError from the socket: either way the connection is done
-            log.warning("closing connection %d: %s", conn.fd, exc)
-            alive, start = False, None
-        if not alive:
-            self._drop(conn)
-        elif start is not None:
-            self._dispatch(conn, start)
-        elif self._mode != RUNNING and conn.idle:
-            self._settle(conn)
-
-    def _dispatch(self, conn: Connection, start: Tuple[RequestBegun, ParamsReceived]) -> None:
-        self._selector.unregister(conn.sock)
-        del self._conns[conn.fd]
-        self._fresh.discard(conn.fd)
-        self._busy += 1
-        assert self._pool is not None  # connections exist only after boot
-        self._pool.submit(conn, start[0], start[1])
-
-    def _drop(self, conn: Connection) -> None:
-        if self._conns.get(conn.fd) is conn:
-            del self._conns[conn.fd]
-            self._selector.unregister(conn.sock)
-        self._fresh.discard(conn.fd)
-        conn.close()
-
-    def _on_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def _collect_returns(self) -> None:
-        """Take back what pool threads finished with."""
-        if self._pool is None:
-            return
-        for conn, flags in self._pool.collect():
-            if flags & pool.FREED:
-                self._busy -= 1
-                self._served += 1
-            if conn is None:
-                continue
-            if flags & pool.LINGER:
-                self._linger(conn)
-            elif flags & pool.KEEP:
-                self._park(conn)
+    def _check_max_requests(self, pool: EventPool) -> None:
         limit = self.settings.max_requests
-        if limit and self._served >= limit and not self._recycle_sent and self._mode == RUNNING:
-            self._recycle_sent = True
-            log.info("worker %d served %d requests (max_requests); asking to be replaced", os.getpid(), self._served)
-            try:
-                control.send(self._channel, control.RECYCLE)
-            except OSError as exc:
-                log.warning("cannot ask the arbiter for a replacement (%s); stopping", exc)
-                self._begin_stop(handoff=False, why="max_requests")
-
-    def _park(self, conn: Connection) -> None:
-        """A connection back from a thread (or adopted): serve what already arrived, else wait in the selector."""
-        self._conns[conn.fd] = conn
-        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        if not limit or pool.served < limit or self._recycle_sent or self._mode != RUNNING:
+            return
+        self._recycle_sent = True
+        log.info("worker %d served %d requests (max_requests); asking to be replaced", os.getpid(), pool.served)
         try:
-            start = conn.next_request()
+            control.send(self._channel, control.RECYCLE)
         except OSError as exc:
-            log.warning("closing connection %d: %s", conn.fd, exc)
-            self._drop(conn)
-            return
-        if start is not None:
-            self._dispatch(conn, start)
-        elif self._mode != RUNNING and conn.idle:
-            self._settle(conn)
-
-    def _settle(self, conn: Connection) -> None:
-        """While stopping, an idle connection is handed over (retiring) or closed unless a request is arriving."""
-        if self._mode == RETIRING:
-            self._handoff([conn])
-        elif not _bytes_waiting(conn.sock):
-            self._drop(conn)
-
-    def _linger(self, conn: Connection) -> None:
-        self._selector.register(conn.sock, selectors.EVENT_READ, partial(self._on_linger_readable, conn))
-        self._lingering[conn.fd] = (conn, time.monotonic() + LINGER_TIMEOUT)
-
-    def _on_linger_readable(self, conn: Connection) -> None:
-        if self._lingering.get(conn.fd, (None, 0.0))[0] is not conn:
-            return
-        try:
-            if conn.sock.recv(65536):
-                return
-        except OSError:
-            pass
-        self._end_linger(conn)
-
-    def _expire_lingering(self, now: float) -> None:
-        for conn, deadline in list(self._lingering.values()):
-            if now >= deadline:
-                self._end_linger(conn)
-
-    def _end_linger(self, conn: Connection) -> None:
-        del self._lingering[conn.fd]
-        self._selector.unregister(conn.sock)
-        conn.close()
+            log.warning("cannot ask the arbiter for a replacement (%s); stopping", exc)
+            self._begin_stop(pool, handoff=False, why="max_requests")
 
     # Control channel, stop and hand-off.
 
     def _on_channel(self) -> None:
+        assert self._pool is not None  # the channel is polled only after boot
+        pool = self._pool
         while True:
             try:
                 message = control.receive(self._channel)
@@ -357,50 +250,55 @@ class Worker:
                 message = None
             if message is None:
                 self._selector.unregister(self._channel)
-                self._begin_stop(handoff=False, why="the arbiter is gone")
+                self._begin_stop(pool, handoff=False, why="the arbiter is gone")
                 return
             kind, fds = message
             if kind == control.STOP:
-                self._begin_stop(handoff=False, why="told to stop")
+                self._begin_stop(pool, handoff=False, why="told to stop")
             elif kind == control.RETIRE:
-                self._begin_stop(handoff=True, why="told to retire")
+                self._begin_stop(pool, handoff=True, why="told to retire")
             elif kind == control.HANDOFF:
-                self._adopt(fds)
+                self._adopt(pool, fds)
             else:
                 log.warning("unknown control message %r", kind)
                 for fd in fds:
                     os.close(fd)
 
-    def _begin_stop(self, handoff: bool, why: str) -> None:
+    def _begin_stop(self, pool: EventPool, handoff: bool, why: str) -> None:
         if self._mode == STOPPING or (self._mode == RETIRING and handoff):
             return
-        first = self._mode == RUNNING
-        self._mode = RETIRING if handoff else STOPPING
-        if first:
+        if self._mode == RUNNING:
             self._deadline = time.monotonic() + self.settings.graceful_timeout
-            self._update_accepting(time.monotonic())
-            for listener in self._listeners:
-                listener.close()
-            self._listeners = []
-        idle = [conn for conn in self._conns.values() if conn.idle]
+        self._mode = RETIRING if handoff else STOPPING
+        idle = pool.set_mode(self._mode)
+        busy, _ = pool.counts()
         log.info(
             "worker %d %s (%s): %d requests in flight, %d idle connections to %s",
-            os.getpid(), self._mode, why, self._busy, len(idle), "hand over" if handoff else "close",
+            os.getpid(), self._mode, why, busy, len(idle), "hand over" if handoff else "close",
         )
         if handoff:
-            self._handoff(idle)
+            self._handoff(pool, idle)
         else:
             for conn in idle:
-                self._settle(conn)
+                self._settle(pool, conn)
 
-    def _handoff(self, conns: List[Connection]) -> None:
+    def _settle(self, pool: EventPool, conn: Connection) -> None:
+        """While stopping, an idle connection (SETTLING: no thread can take it) is handed over (retiring), or
+        closed unless a request is arriving, which a thread then serves."""
+        if self._mode == RETIRING:
+            self._handoff(pool, [conn])
+        elif _bytes_waiting(conn.sock):
+            pool.release_to_threads(conn)
+        else:
+            pool.detach(conn)
+            conn.close()
+
+    def _handoff(self, pool: EventPool, conns: List[Connection]) -> None:
         """Send idle connections to the arbiter for a new worker, then close our copies."""
         if not conns:
             return
         for conn in conns:
-            self._selector.unregister(conn.sock)
-            del self._conns[conn.fd]
-            self._fresh.discard(conn.fd)
+            pool.detach(conn)
         try:
             control.send(self._channel, control.HANDOFF, [conn.fd for conn in conns])
             self._handed_over += len(conns)
@@ -409,7 +307,7 @@ class Worker:
         for conn in conns:
             conn.close()
 
-    def _adopt(self, fds: List[int]) -> None:
+    def _adopt(self, pool: EventPool, fds: List[int]) -> None:
         """Connections handed over from a retiring worker: serve them as if accepted here."""
         for fd in fds:
             try:
@@ -419,9 +317,9 @@ class Worker:
                 log.warning("cannot adopt descriptor %d: %s", fd, exc)
                 os.close(fd)
                 continue
-            conn = self._register(sock)
-            if self._mode != RUNNING and conn.idle:
-                self._settle(conn)
+            settling = pool.adopt(sock)
+            if settling is not None:
+                self._settle(pool, settling)
         log.debug("worker %d adopted %d connections", os.getpid(), len(fds))
 
 

@@ -10,9 +10,10 @@ import json
 import os
 import socket
 import stat
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, List
 
 import pytest
 
@@ -130,6 +131,41 @@ def test_idle_kept_connections_do_not_starve_new_ones(start_daemon: StartDaemon)
             assert status_of(conn.request({"SCRIPT_NAME": "/hello"})) == 200
     finally:
         for conn in kept:
+            conn.close()
+
+
+def test_a_long_request_does_not_hold_up_other_connections(start_daemon: StartDaemon, tmp_path: Path) -> None:
+    """One thread at a time waits for events and serves them inline; a request that runs long must hand the wait
+    to another thread, so kept and new connections of the same worker are still served, and slow requests overlap."""
+    daemon = start_daemon(workers=1, threads=3)
+    slow = [KeptConnection(daemon.address) for _ in range(2)]
+    idle = KeptConnection(daemon.address)
+    results: List[bytes] = []
+    try:
+        assert status_of(idle.request({"SCRIPT_NAME": "/hello"})) == 200
+        markers = [tmp_path / f"running-{n}" for n in range(2)]
+        started = time.monotonic()
+        def run_slow(conn: KeptConnection, marker: Path) -> None:
+            params = {"SCRIPT_NAME": "/slow", "QUERY_STRING": "1.5", "MARKER": str(marker)}
+            results.append(body_of(conn.request(params)))
+
+        runners = [threading.Thread(target=run_slow, args=pair) for pair in zip(slow, markers)]
+        for runner in runners:
+            runner.start()
+        deadline = time.monotonic() + 5
+        while not all(m.exists() for m in markers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(m.exists() for m in markers)  # both slow requests run at once on the one worker
+        asked = time.monotonic()
+        assert body_of(idle.request({"SCRIPT_NAME": "/hello"})) == b"Hello World"
+        assert body_of(fcgi_request(daemon.address, {"SCRIPT_NAME": "/hello"}, timeout=5)) == b"Hello World"
+        assert time.monotonic() - asked < 0.5
+        for runner in runners:
+            runner.join(10)
+        assert len(results) == 2 and all(r.startswith(b"slept in") for r in results)
+        assert time.monotonic() - started < 2.9  # they overlapped rather than ran one after the other
+    finally:
+        for conn in [*slow, idle]:
             conn.close()
 
 
