@@ -185,9 +185,19 @@ class Directives:
         """req.get_options()'s table: the PythonOption.<key> values, empty ones removed."""
         return table._from_trusted(self.options)
 
+    @functools.cached_property
+    def _ext_directives(self) -> frozenset[str]:
+        return frozenset(directive for directive, _ in self.ext_handlers)
+
+    @functools.cached_property
+    def configured_phases(self) -> frozenset[str]:
+        """The directives (phases) that have a handler list, plain or `| .ext`: the others are skipped at once.
+        Computed once per Directives, which the parse cache shares between requests of the same block."""
+        return frozenset(self.handlers) | self._ext_directives
+
     def has_extension_lists(self, phase: Phase) -> bool:
         """True when some `| .ext` list exists for `phase` (req.extension is then worth computing)."""
-        return any(directive == phase.directive for directive, _ in self.ext_handlers)
+        return phase.directive in self._ext_directives
 
 
 def _add_handlers(handlers: Dict[str, Tuple[HandlerSpec, ...]], ext_handlers: Dict[Tuple[str, str],

@@ -223,6 +223,8 @@ class Dispatcher:
 
     def run_phase(self, req: HandlerRequest, phase: Phase, directives: Directives) -> int:
         """Run `phase`'s handler chain (DECLINED when it has none, as Apache skips the hook)."""
+        if phase.directive not in directives.configured_phases and not req.fcgi_added.get(phase.directive):
+            return DECLINED  # the common case for most phases: nothing configured, nothing added
         extension = self._extension(req, phase, directives)
         handlers = directives.handlers_for(phase, extension)
         added = req.fcgi_added.setdefault(phase.directive, [])

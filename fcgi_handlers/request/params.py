@@ -74,17 +74,30 @@ ParsedUri = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Op
 
 def decode_params(raw: Mapping[bytes, bytes]) -> dict[str, str]:
     """FastCGI params as str: names Latin-1 (they are ASCII), values UTF-8 with a Latin-1 fallback per value."""
-    decoded: dict[str, str] = {}
-    for raw_name, raw_value in raw.items():
-        name = raw_name.decode("latin-1")
-        if name in LATIN1_PARAMS:
-            decoded[name] = raw_value.decode("latin-1")
-            continue
-        try:
-            decoded[name] = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            decoded[name] = raw_value.decode("latin-1")
+    if not raw:
+        return {}
+    names = b"\0".join(raw).decode("latin-1").split("\0")
+    if len(names) != len(raw):
+        names = [name.decode("latin-1") for name in raw]
+    try:
+        # One decode for the usual case (every value valid UTF-8); NUL never occurs in a header or CGI value, and a
+        # value holding one would only shift the split, which the length check below catches.
+        values = b"\0".join(raw.values()).decode("utf-8").split("\0")
+    except UnicodeDecodeError:
+        values = []
+    if len(values) != len(names):
+        values = [_decode_value(value) for value in raw.values()]
+    decoded = dict(zip(names, values))
+    for name in LATIN1_PARAMS.intersection(decoded):
+        decoded[name] = raw[name.encode("latin-1")].decode("latin-1")
     return decoded
+
+
+def _decode_value(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 class RequestPaths(NamedTuple):
@@ -112,9 +125,16 @@ def _document_root_file(params: Mapping[str, str], file_path: str) -> Optional[s
     script_name = params.get("SCRIPT_NAME")
     if not root or script_name is None or not script_name.startswith(prefix):
         return None
-    expected = posixpath.normpath(root + "/" + script_name[len(prefix):])
     # Apache before 2.4.63 re-encoded SCRIPT_FILENAME in SetHandler mode: then the decoded form is the file.
-    for candidate in (file_path, unquote(file_path)):
+    candidates = (file_path, unquote(file_path)) if "%" in file_path else (file_path,)
+    # A file under the document root starts with it; most requests (ProxyPass) are rejected here, before normpath.
+    root_text = posixpath.normpath(root).lstrip("/")
+    expected: Optional[str] = None
+    for candidate in candidates:
+        if not candidate.lstrip("/").startswith(root_text):
+            continue
+        if expected is None:
+            expected = posixpath.normpath(root + "/" + script_name[len(prefix):])
         if posixpath.normpath(candidate) == expected:
             return candidate
     return None
