@@ -6,6 +6,10 @@ records, refused requests) by queueing bytes for ``data_to_send()``, so the call
 thread-safe: one owner at a time, which matches the server's hand-off of a connection from its selector loop to a
 pool thread. Once it has raised a ``ProtocolError`` with ``close=True`` it refuses further input, because the byte
 stream can no longer be framed.
+
+``receive_data`` is on every request's path, so it reads all complete records of a buffer in one pass: headers
+unpacked in place, no per-record objects, the common record (the next one of the active request's open stream)
+checked first. Every error still goes through the same checks and messages as the general path.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .constants import (
     FCGI_END_REQUEST,
     FCGI_GET_VALUES,
     FCGI_GET_VALUES_RESULT,
+    FCGI_HEADER_LEN,
     FCGI_MAX_CONNS,
     FCGI_MAX_REQS,
     FCGI_MPXS_CONNS,
@@ -35,6 +40,7 @@ from .constants import (
     FCGI_STDOUT,
     FCGI_UNKNOWN_ROLE,
     FCGI_UNKNOWN_TYPE,
+    FCGI_VERSION_1,
     role_name,
 )
 from .errors import ProtocolError
@@ -49,17 +55,19 @@ from .events import (
     StdinReceived,
 )
 from .records import (
+    HEADER,
     Buffer,
-    Record,
+    bad_version,
     decode_pairs,
     describe,
     encode_pairs,
+    pack_end_records,
     pack_end_request_body,
     pack_record,
     pack_stream,
     pack_unknown_type_body,
-    read_record,
     unpack_begin_request_body,
+    unpack_header,
 )
 from .state import INPUT_STREAMS, ROLE_RULES, RequestState
 
@@ -126,21 +134,66 @@ class ServerConnection:
         """
         if self._error is not None:
             raise ProtocolError(f"connection already failed: {self._error.message}")
-        self._buffer += data
+        if self._buffer:
+            # The rest of a record started in an earlier call. Nothing is copied until a whole record is there, so
+            # a peer trickling a 64 KB record byte by byte costs linear time, not quadratic.
+            self._buffer += data
+            if not self._record_complete():
+                return []
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)
         events: List[Event] = []
         offset = 0
         try:
-            while True:
-                record, offset = read_record(self._buffer, offset)
-                if record is None:
-                    break
-                self._handle_record(record, events)
+            offset = self._read_records(data, events)
         except ProtocolError as exc:
             self._error = exc
             raise
-        finally:
-            del self._buffer[:offset]
+        if offset < len(data):
+            with memoryview(data) as view:
+                self._buffer += view[offset:]
         return events
+
+    def _record_complete(self) -> bool:
+        """Whether the buffer holds a whole record; a header with a wrong version is reported as soon as it is there."""
+        if len(self._buffer) < FCGI_HEADER_LEN:
+            return False
+        header = unpack_header(self._buffer)
+        return len(self._buffer) >= header.record_length
+
+    def _read_records(self, data: bytes, events: List[Event]) -> int:
+        """Handle every complete record in ``data``, in order; return the offset of the first incomplete one.
+
+        Headers are unpacked in place and each content is one slice of ``data``: no record object, no buffer
+        re-slicing. The header is validated as soon as its 8 bytes are there, so a wrong version is reported without
+        waiting for a content length that may never come.
+        """
+        size = len(data)
+        offset = 0
+        unpack = HEADER.unpack_from
+        while size - offset >= FCGI_HEADER_LEN:
+            version, record_type, request_id, content_length, padding_length = unpack(data, offset)
+            if version != FCGI_VERSION_1:
+                raise bad_version(version)
+            start = offset + FCGI_HEADER_LEN
+            end = start + content_length + padding_length
+            if end > size:
+                break
+            offset = end
+            content = data[start : start + content_length]
+            request = self._request
+            if (
+                request is not None
+                and request_id == request.request_id
+                and record_type in INPUT_STREAMS
+            ):
+                # The hot path: the next record of the active request's input.
+                self._handle_input(request, record_type, content, events)
+            else:
+                self._handle_record(record_type, request_id, content, events)
+        return offset
 
     def data_to_send(self) -> bytes:
         """The bytes this object queued on its own (management answers, refused requests), then forgets them."""
@@ -166,13 +219,9 @@ class ServerConnection:
         """Close the output streams and finish the request: empty FCGI_STDOUT, empty FCGI_STDERR if stderr was
         written, then FCGI_END_REQUEST. Records of this request that still arrive afterwards are ignored."""
         request = self._active(request_id, "end")
-        body = pack_end_request_body(app_status, protocol_status)
-        parts = [pack_record(FCGI_STDOUT, request_id)]
-        if request.stderr_sent:
-            parts.append(pack_record(FCGI_STDERR, request_id))
-        parts.append(pack_record(FCGI_END_REQUEST, request_id, body))
+        out = pack_end_records(request_id, app_status, protocol_status, request.stderr_sent)
         self._request = None
-        return b"".join(parts)
+        return out
 
     def _active(self, request_id: int, action: str) -> RequestState:
         request = self._request
@@ -180,74 +229,75 @@ class ServerConnection:
             raise ProtocolError(f"cannot {action} request {request_id}: it is not active", close=False)
         return request
 
-    def _handle_record(self, record: Record, events: List[Event]) -> None:
-        if record.request_id == FCGI_NULL_REQUEST_ID:
-            self._handle_management(record)
-        elif record.type == FCGI_BEGIN_REQUEST:
-            self._handle_begin(record, events)
-        elif self._request is None or self._request.request_id != record.request_id:
+    def _handle_record(self, record_type: int, request_id: int, content: bytes, events: List[Event]) -> None:
+        if request_id == FCGI_NULL_REQUEST_ID:
+            self._handle_management(record_type, content)
+        elif record_type == FCGI_BEGIN_REQUEST:
+            self._handle_begin(request_id, content, events)
+        elif self._request is None or self._request.request_id != request_id:
             # Spec §3.3: records of inactive requests are ignored. This is also what absorbs the FCGI_STDIN that
             # Apache still had in flight when we ended a request before reading its whole body.
             return
-        elif record.type == FCGI_ABORT_REQUEST:
+        elif record_type == FCGI_ABORT_REQUEST:
             if not self._request.aborted:
                 self._request.aborted = True
-                events.append(RequestAborted(record.request_id))
-        elif record.type in INPUT_STREAMS:
-            self._handle_input(self._request, record, events)
+                events.append(RequestAborted(request_id))
+        elif record_type in INPUT_STREAMS:
+            self._handle_input(self._request, record_type, content, events)
         else:
-            raise ProtocolError(f"{describe(record.type, record.request_id)} is not a record a web server sends")
+            raise ProtocolError(f"{describe(record_type, request_id)} is not a record a web server sends")
 
-    def _handle_management(self, record: Record) -> None:
+    def _handle_management(self, record_type: int, content: bytes) -> None:
         """Spec §4: answer FCGI_GET_VALUES with the variables asked for that we know; anything else is unknown."""
-        if record.type == FCGI_GET_VALUES:
-            asked = decode_pairs(record.content)
+        if record_type == FCGI_GET_VALUES:
+            asked = decode_pairs(content)
             answer = [(name, self._values[name]) for name in asked if name in self._values]
             self._outgoing.append(pack_record(FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encode_pairs(answer)))
         else:
-            body = pack_unknown_type_body(record.type)
+            body = pack_unknown_type_body(record_type)
             self._outgoing.append(pack_record(FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, body))
 
-    def _handle_begin(self, record: Record, events: List[Event]) -> None:
-        role, keep_conn = unpack_begin_request_body(record.content)
+    def _handle_begin(self, request_id: int, content: bytes, events: List[Event]) -> None:
+        role, keep_conn = unpack_begin_request_body(content)
         active = self._request
         if active is not None:
-            if active.request_id == record.request_id:
-                raise ProtocolError(f"FCGI_BEGIN_REQUEST for request {record.request_id}, which is already active")
-            self._refuse(record.request_id, FCGI_CANT_MPX_CONN)
+            if active.request_id == request_id:
+                raise ProtocolError(f"FCGI_BEGIN_REQUEST for request {request_id}, which is already active")
+            self._refuse(request_id, FCGI_CANT_MPX_CONN)
         elif role not in self.roles:
-            self._refuse(record.request_id, FCGI_UNKNOWN_ROLE)
+            self._refuse(request_id, FCGI_UNKNOWN_ROLE)
         else:
-            self._request = RequestState(record.request_id, role, keep_conn)
+            self._request = RequestState(request_id, role, keep_conn)
             self._keep_conn = keep_conn
-            events.append(RequestBegun(record.request_id, role, keep_conn))
+            events.append(RequestBegun(request_id, role, keep_conn))
 
     def _refuse(self, request_id: int, protocol_status: int) -> None:
         # Spec §5.5: a refused request gets FCGI_END_REQUEST alone; it never became active.
         body = pack_end_request_body(0, protocol_status)
         self._outgoing.append(pack_record(FCGI_END_REQUEST, request_id, body))
 
-    def _handle_input(self, request: RequestState, record: Record, events: List[Event]) -> None:
-        empty = not record.content
-        rid = request.request_id
-        if not request.accept(record.type, empty):
+    def _handle_input(self, request: RequestState, record_type: int, content: bytes, events: List[Event]) -> None:
+        if not request.accept(record_type, not content):
             return
-        if record.type == FCGI_PARAMS:
-            self._handle_params(request, record.content, events)
-        elif record.type == FCGI_STDIN:
-            events.append(StdinEnded(rid) if empty else StdinReceived(rid, record.content))
+        if record_type == FCGI_PARAMS:
+            self._handle_params(request, content, events)
+        elif record_type == FCGI_STDIN:
+            events.append(StdinReceived(request.request_id, content) if content else StdinEnded(request.request_id))
         else:
-            events.append(DataEnded(rid) if empty else DataReceived(rid, record.content))
+            events.append(DataReceived(request.request_id, content) if content else DataEnded(request.request_id))
 
     def _handle_params(self, request: RequestState, content: bytes, events: List[Event]) -> None:
         if content:
-            request.params += content
-            if len(request.params) > self.max_params_size:
+            request.params.append(content)
+            request.params_size += len(content)
+            if request.params_size > self.max_params_size:
                 raise ProtocolError(
                     f"FCGI_PARAMS of request {request.request_id} exceed max_params_size "
                     f"({self.max_params_size} bytes, {role_name(request.role)})"
                 )
             return
-        params = decode_pairs(request.params)
-        request.params = bytearray()
+        # Apache sends the whole stream in one record, which then needs no join.
+        chunks = request.params
+        params = decode_pairs(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        request.params = []
         events.append(ParamsReceived(request.request_id, params))

@@ -26,7 +26,7 @@ The FILTER order is the spec's (§6.4: params, then stdin, then the data file); 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, FrozenSet, Mapping, Tuple
+from typing import Final, FrozenSet, List, Mapping, Tuple
 
 from .constants import (
     FCGI_AUTHORIZER,
@@ -59,7 +59,7 @@ ROLE_RULES: Final[Mapping[int, RoleRule]] = {
 INPUT_STREAMS: Final[FrozenSet[int]] = frozenset({FCGI_PARAMS, FCGI_STDIN, FCGI_DATA})
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestState:
     """Everything the connection remembers about its one active request."""
 
@@ -71,11 +71,14 @@ class RequestState:
     aborted: bool = False
     # end_request writes an empty FCGI_STDERR only when the stderr stream was opened.
     stderr_sent: bool = False
-    params: bytearray = field(default_factory=bytearray)
+    # The FCGI_PARAMS contents received so far, joined only when there is more than one (Apache sends one).
+    params: List[bytes] = field(default_factory=list)
+    params_size: int = 0
+    # The role's row, looked up once: accept() runs for every input record.
+    rule: RoleRule = field(init=False)
 
-    @property
-    def rule(self) -> RoleRule:
-        return ROLE_RULES[self.role]
+    def __post_init__(self) -> None:
+        self.rule = ROLE_RULES[self.role]
 
     @property
     def input_complete(self) -> bool:
@@ -90,22 +93,23 @@ class RequestState:
         if self.aborted:
             return False
         streams = self.rule.streams
-        if self.input_complete:
+        index = self.stream_index
+        if index < len(streams) and record_type == streams[index]:
+            # The expected stream: by far the common case, decided before any error formatting.
+            if empty:
+                self.stream_index = index + 1
+            return True
+        if index >= len(streams):
             if empty and record_type in self.rule.dropped_when_complete:
                 return False
             raise ProtocolError(
                 f"{type_name(record_type)} for request {self.request_id} after its input was complete "
                 f"({self._order()})"
             )
-        expected = streams[self.stream_index]
-        if record_type != expected:
-            raise ProtocolError(
-                f"{type_name(record_type)} for request {self.request_id} while {type_name(expected)} "
-                f"was expected ({self._order()})"
-            )
-        if empty:
-            self.stream_index += 1
-        return True
+        raise ProtocolError(
+            f"{type_name(record_type)} for request {self.request_id} while {type_name(streams[index])} "
+            f"was expected ({self._order()})"
+        )
 
     def _order(self) -> str:
         names = " -> ".join(f"{type_name(stream)}* -> empty {type_name(stream)}" for stream in self.rule.streams)

@@ -15,12 +15,17 @@ import logging
 import os
 import socket
 import stat
+import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 log = logging.getLogger(__name__)
 
 UNIX_PREFIX = "unix:"
+
+# Whether an accepted socket inherits the listener's O_NONBLOCK: not on Linux (accept(2)), yes on the BSDs.
+_ACCEPT_INHERITS_NONBLOCK = not sys.platform.startswith("linux")
+_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 # How long the live-instance probe waits for a connect on an existing socket path. A listener accepts into its
 # backlog without help from its process, so a live one answers at once even when it is busy.
@@ -189,7 +194,13 @@ def accept(listener: Union[Listener, socket.socket]) -> Optional[socket.socket]:
         if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
             return None
         raise
-    prepare(conn)
+    # Linux's accept() never passes the listener's O_NONBLOCK on, and Python gives the new socket the default
+    # timeout, None unless something in this process set one: then it is blocking already and setblocking(True)
+    # would only cost a system call per connection. Elsewhere (BSD) the flag is inherited, so prepare() resets it.
+    if _ACCEPT_INHERITS_NONBLOCK or conn.gettimeout() is not None:
+        prepare(conn)
+    elif conn.family in _TCP_FAMILIES:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return conn
 
 
@@ -200,5 +211,5 @@ def prepare(conn: socket.socket) -> None:
     Apache's own timeout (and its closing the connection) bounds every wait on our side.
     """
     conn.setblocking(True)
-    if conn.family in (socket.AF_INET, socket.AF_INET6):
+    if conn.family in _TCP_FAMILIES:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

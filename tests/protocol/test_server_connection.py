@@ -273,3 +273,54 @@ def test_end_request_validates_statuses() -> None:
     with pytest.raises(ValueError):
         conn.end_request(1, app_status=-1)
     assert conn.request_id == 1  # nothing changed
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_any_buffer_type_gives_the_same_events_as_bytes(kind: type) -> None:
+    stream = HEAD + record(STDIN, 1, b"body") + record(STDIN, 1)
+    expected = ServerConnection().receive_data(stream)
+    conn = ServerConnection()
+    # Split inside the second record, so the rest of it is held over and completed by a buffer of the same kind.
+    events = conn.receive_data(kind(stream[:12])) + conn.receive_data(kind(stream[12:]))
+    assert events == expected
+    assert [type(e.data) for e in events if isinstance(e, StdinReceived)] == [bytes]
+    assert not conn.idle and conn.request_id == 1
+
+
+def test_held_over_record_is_completed_with_the_records_after_it() -> None:
+    conn = ServerConnection()
+    stdin = record(STDIN, 1, b"abcdefgh", padding=3)
+    assert conn.receive_data(HEAD + stdin[:5]) == [RequestBegun(1, RESPONDER, False), ParamsReceived(1, {b"A": b"1"})]
+    assert conn.receive_data(stdin[5:-1]) == []  # header whole, padding not yet: still no event
+    assert conn.receive_data(stdin[-1:] + record(STDIN, 1) + begin()[:3]) == [StdinReceived(1, b"abcdefgh"),
+                                                                              StdinEnded(1)]
+    assert not conn.idle  # three bytes of the next record are held
+
+
+def test_wrong_version_is_reported_when_the_eighth_header_byte_arrives() -> None:
+    conn = ServerConnection()
+    bad = record(STDIN, 1, bytes(100), version=3)
+    for byte in range(7):
+        assert conn.receive_data(bad[byte : byte + 1]) == []
+    with pytest.raises(ProtocolError, match="unsupported FastCGI version 3"):
+        conn.receive_data(bad[7:8])
+
+
+def test_params_in_several_records_are_decoded_as_one_stream() -> None:
+    encoded = pairs((b"NAME", b"v" * 300), (b"B", b"2"))
+    conn = ServerConnection(max_params_size=len(encoded))
+    pieces = [record(PARAMS, 1, encoded[i : i + 7]) for i in range(0, len(encoded), 7)]
+    events = conn.receive_data(begin() + b"".join(pieces) + record(PARAMS, 1))
+    assert events[1:] == [ParamsReceived(1, {b"NAME": b"v" * 300, b"B": b"2"})]
+
+
+def test_end_request_bytes_follow_each_call_after_a_refused_one() -> None:
+    conn = started()
+    with pytest.raises(ValueError):
+        conn.end_request(1, app_status=1 << 32)
+    assert conn.end_request(1) == aligned(STDOUT, 1) + end_request(1)
+    conn.receive_data(begin(2) + record(PARAMS, 2))
+    conn.send_stderr(2, b"e")
+    assert conn.end_request(2, 3) == aligned(STDOUT, 2) + aligned(STDERR, 2) + end_request(2, 3)
+    conn.receive_data(begin(2) + record(PARAMS, 2))
+    assert conn.end_request(2, 3) == aligned(STDOUT, 2) + end_request(2, 3)
