@@ -1,4 +1,4 @@
-"""Proposed for tests/server/test_sockets.py: accept() hands out a socket whose descriptor is really blocking."""
+"""accept() hands out a socket whose descriptor is really blocking (one accept4 call, no extra ioctl on Linux)."""
 from __future__ import annotations
 
 import fcntl
