@@ -186,6 +186,17 @@ class Directives:
         return table._from_trusted(self.options)
 
     @functools.cached_property
+    def config_table(self) -> table:
+        """get_config()'s table made once per Directives, for the request to copy from (only copies reach handler
+        code, so requests of the same block can share it)."""
+        return self.get_config()
+
+    @functools.cached_property
+    def options_table(self) -> table:
+        """get_options()'s table made once per Directives (shared the same way as `config_table`)."""
+        return self.get_options()
+
+    @functools.cached_property
     def _ext_directives(self) -> frozenset[str]:
         return frozenset(directive for directive, _ in self.ext_handlers)
 
@@ -211,9 +222,10 @@ def _add_handlers(handlers: Dict[str, Tuple[HandlerSpec, ...]], ext_handlers: Di
 
 def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directives:
     """Read every mod_python directive in `params` (in their order); `roots` are the allowed directories."""
-    items = tuple((name, value) for name, value in params.items()
-                  if name.startswith("Python") or name in AUTH_PARAMS)
-    return _parse_items(items, tuple(roots))
+    # A list comprehension, then one tuple: this runs on every request (the parse itself is cached).
+    items = tuple([(name, value) for name, value in params.items()
+                   if name.startswith("Python") or name in AUTH_PARAMS])
+    return _parse_items(items, roots if isinstance(roots, tuple) else tuple(roots))
 
 
 @functools.lru_cache(maxsize=256)

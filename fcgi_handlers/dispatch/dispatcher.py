@@ -22,6 +22,7 @@ outside the allowed directories) fails the request with 500 and a log line namin
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from functools import partial
 from types import ModuleType
 from typing import List, Optional
 
-from ..request.connection import Cleanup, LogFunc, Server
+from ..request.connection import Cleanup, LogFunc
 from ..request.context import current_request
 from ..request.constants import (APLOG_ERR, APLOG_NOTICE, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR, OK,
                                  effective_status)
@@ -37,7 +38,6 @@ from ..request.exceptions import InvalidResponseHeader
 from ..request.params import PathMode
 from ..request.request import BodyStream, Request
 from ..request.response import Response
-from ..request.table import table
 from .chain import run_chain
 from .directives import DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
@@ -87,8 +87,9 @@ class Dispatcher:
         placements = {Placement.BEFORE_CONTENT, Placement.CONTENT}
         if settings.emulate_auth:
             placements.add(Placement.APACHE_AUTH)
-        # The phases up to the content, in table order.
-        self._request_phases = tuple(phase for phase in PHASES if phase.placement in placements)
+        # The phases up to the content, in table order, each with the marker that says Apache already ran it.
+        self._request_phases = tuple((phase, apache_ran_marker(phase) if phase.placement is Placement.APACHE_AUTH
+                                      else None) for phase in PHASES if phase.placement in placements)
 
     def close(self) -> None:
         """Remove the loaders' import hooks and forget their modules."""
@@ -129,17 +130,15 @@ class Dispatcher:
                      pool: Optional[List[Cleanup]] = None) -> HandlerRequest:
         """The request object handlers get, with the directives' config and options tables, named after its
         interpreter as mod_python names it."""
-        config, options = directives.get_config(), directives.get_options()
-        # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
-        # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
-        server = Server(params, config=config, options=table(), log=log, child_cleanups=self.child_cleanups)
-        req = HandlerRequest(params, body, response, options=options, config=config, server=server, log=log,
-                             path_mode=self.settings.path_mode, request_time=response.request_time,
+        # The tables are made once per Directives: the request and req.server hand out copies only.
+        req = HandlerRequest(params, body, response, options=directives.options_table, config=directives.config_table,
+                             log=log, path_mode=self.settings.path_mode, request_time=response.request_time,
                              redirector=self._internal_redirect, credentials=credentials,
-                             auth_name=directives.auth_name, auth_type=directives.auth_type)
+                             auth_name=directives.auth_name, auth_type=directives.auth_type,
+                             child_cleanups=self.child_cleanups)
         req.fcgi_set("interpreter", self.interpreter_name(req, directives))
         # mod_python's post-read-request hook marks every request (it has run the server-level init handlers).
-        req.notes["python_init_ran"] = "1"
+        req.fcgi_set_note("python_init_ran", "1")
         req.fcgi_directives = directives
         if pool is not None:
             req.fcgi_cleanups = pool  # an internal redirect's target shares the original's pool
@@ -205,13 +204,22 @@ class Dispatcher:
     def _run_request_phases(self, req: HandlerRequest, directives: Directives) -> int:
         """The phases up to the content; the result that decides the response."""
         result = DECLINED
-        for phase in self._request_phases:
-            if phase.placement is Placement.APACHE_AUTH and apache_ran_marker(phase) in req.fcgi_params:
+        configured = directives.configured_phases
+        added = req.fcgi_added  # a handler may add to a later phase: read it again for every phase
+        params = req.fcgi_params
+        for phase, marker in self._request_phases:
+            if marker is not None and marker in params:
                 continue  # mod_authnz_fcgi already ran it inside Apache and allowed the request
             if phase.applies_handler:
                 req.handler = CONFIGURED_HANDLER
             if phase.handler_names and req.handler not in phase.handler_names:
                 return DECLINED  # Apache would pick another handler for the content: its default one
+            if phase.directive not in configured and not added.get(phase.directive):
+                # No handlers: the phase gives DECLINED (run_phase's own first test), with no authen check to make.
+                result = DECLINED
+                if phase.placement is Placement.CONTENT:
+                    return result
+                continue
             result = self.run_phase(req, phase, directives)
             if phase.requires_user and self.has_handlers(req, phase, directives, loud=True):
                 failure = authen_failure(req, phase, result)
@@ -238,7 +246,7 @@ class Dispatcher:
 
         def on_handler(spec: HandlerSpec) -> None:
             directory = spec.directory if spec.directory is not None else directives.directory
-            req.fcgi_set("hlist", HandlerEntry(spec.text, int(spec.silent), is_location, directory))
+            req.fcgi_set("hlist", _handler_entry(spec.text, int(spec.silent), is_location, directory))
 
         def import_module(spec: HandlerSpec) -> ModuleType:
             log = (lambda text: req.log_error(text, APLOG_NOTICE)) if directives.debug else None
@@ -365,6 +373,10 @@ class Dispatcher:
             except (Exception, SystemExit) as exc:  # a cleanup's sys.exit() must not end the worker thread
                 req.log_error(f"python_cleanup: Error calling cleanup object {callback!r}", APLOG_ERR)
                 req.log_error(f"    {type(exc)}: {exc}", APLOG_ERR)
+
+
+# req.hlist values are immutable and the same few come back on every request: made once each.
+_handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)
 
 
 class CleanupPhase:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol
 from urllib.parse import unquote
 
-from ..request.connection import LogFunc, default_log
+from ..request.connection import Cleanup, LogFunc, Server, default_log
+from ..request.table import table
 from ..request.params import CGI_VARIABLES
 from ..request.request import Request
 from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec
@@ -107,8 +108,10 @@ class HandlerRequest(Request):
 
     def __init__(self, *args: Any, redirector: Optional[Redirector] = None,
                  credentials: Optional[tuple[str, str]] = None, auth_name: Optional[str] = None,
-                 auth_type: Optional[str] = None, **kwargs: Any) -> None:
+                 auth_type: Optional[str] = None, child_cleanups: Optional[List[Cleanup]] = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._child_cleanups = child_cleanups
         self.fcgi_added: dict[str, List[HandlerSpec]] = {}
         self.fcgi_depth = 0
         self.fcgi_body = args[1] if len(args) > 1 else kwargs.get("body")
@@ -119,6 +122,12 @@ class HandlerRequest(Request):
         self._credentials = credentials
         self._auth_name = auth_name
         self._auth_type = auth_type
+
+    def _new_server(self) -> Server:
+        # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
+        # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
+        return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
+                      child_cleanups=self._child_cleanups)
 
     def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:  # noqa: A002 - mod_python
         """Add `handler` to `phase`: to the running list for the current phase, else after its configured ones."""

@@ -33,6 +33,7 @@ module table of its own (`_current` and `_import` are the two places that differ
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -102,8 +103,14 @@ def _mtime_ns(module: ModuleType) -> Optional[int]:
 
 def check_module_name(name: str) -> None:
     """Refuse anything but a dotted name of identifiers (no relative names, no file paths)."""
-    if not name or not all(part.isidentifier() for part in name.split(".")):
+    if not _is_module_name(name):
         raise ImportRefused(f"invalid module name {name!r}", name=name)
+
+
+# Every request checks its handlers' module names again: the answer for a name never changes, so it is cached.
+@functools.lru_cache(maxsize=1024)
+def _is_module_name(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
 
 
 class _Finder(importlib.abc.MetaPathFinder):

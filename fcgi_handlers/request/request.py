@@ -152,8 +152,9 @@ class Request:
     useragent_ip = attribute[Optional[str]](param("REMOTE_ADDR"))
 
     # --- set by the constructor / the dispatcher ------------------------------------------------------------------
-    connection = attribute[Connection](_preset)
-    server = attribute[Server](_preset)
+    # Built on first use (most handlers never look at them): see _new_server / _new_connection.
+    connection = attribute[Connection](lambda r: r._new_connection())
+    server = attribute[Server](lambda r: r._new_server())
     phase = attribute[str](_preset, doc="the running phase, e.g. PythonHandler (dispatcher)")
     interpreter = attribute[str](_preset, doc="interpreter name (dispatcher); default server_hostname")
     extension = attribute[Optional[str]](_preset, doc="matched `| .ext` (dispatcher)")
@@ -182,15 +183,33 @@ class Request:
         self._read_policy = REQUEST_NO_BODY
         self._body_exhausted = False
         self.fcgi_cleanups: List[Cleanup] = []
-        server = server or Server(self._params, config=self._config, options=self._options, log=self._log)
         self._values: dict[str, object] = {
             "request_time": time.time() if request_time is None else request_time,
-            "server": server,
-            "connection": connection or Connection(self._params, server, log=self._log),
             "phase": phase,
-            "interpreter": interpreter or server.server_hostname or "main_interpreter",
+            "interpreter": interpreter or (server.server_hostname if server is not None
+                                           else self._params.get("SERVER_NAME")) or "main_interpreter",
             "extension": None, "hlist": None, "main": None, "prev": None, "next": None,
         }
+        if server is not None:
+            self._values["server"] = server
+        if connection is not None:
+            self._values["connection"] = connection
+
+    def _new_server(self) -> Server:
+        """req.server when none was given: the request's params, config and options tables and log."""
+        return Server(self._params, config=self._config, options=self._options, log=self._log)
+
+    def _new_connection(self) -> Connection:
+        """req.connection when none was given: over req.server, so connection.base_server is req.server."""
+        return Connection(self._params, self.server, log=self._log)
+
+    def fcgi_set_note(self, name: str, value: str) -> None:
+        """Set a note the daemon itself makes (trusted text: no Latin-1 check, which handler values get)."""
+        notes = self._values.get("notes")
+        if isinstance(notes, table):
+            notes._set(name, [value])
+        else:
+            self._values["notes"] = table._from_trusted([(name, value)])
 
     @classmethod
     def from_sink(cls, params: Mapping[str, str], body: Optional[BodyStream], sink: Sink, **options: Any) -> Request:
