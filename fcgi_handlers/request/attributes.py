@@ -37,7 +37,21 @@ class param:  # noqa: N801 - reads as a table column: param("REQUEST_METHOD", "G
         return params.get(self.name, self.default)
 
 
-class attribute(Generic[T]):  # noqa: N801 - used like `property`
+class _Named:
+    """What both descriptor kinds share: the attribute's name and owner label, and mod_python's read-only error."""
+
+    name = ""
+    owner_label = "object"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.owner_label = getattr(owner, "_mp_type_name", owner.__name__)
+
+    def _not_writable(self) -> AttributeError:
+        return AttributeError(f"attribute '{self.name}' of '{self.owner_label}' objects is not writable")
+
+
+class attribute(_Named, Generic[T]):  # noqa: N801 - used like `property`
     """A mod_python attribute computed from `source(obj)`; assignable through `writable` when given."""
 
     def __init__(self, source: Callable[[Any], Any], *, writable: Optional[Callable[[object], T]] = None,
@@ -47,12 +61,6 @@ class attribute(Generic[T]):  # noqa: N801 - used like `property`
         self.convert = writable
         self.cached = cached
         self.doc = doc or (f"param {source.name}" if isinstance(source, param) else "computed")
-        self.name = ""
-        self.owner_label = "object"
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.owner_label = getattr(owner, "_mp_type_name", owner.__name__)
 
     @overload
     def __get__(self, obj: None, owner: type) -> attribute[T]: ...
@@ -73,26 +81,20 @@ class attribute(Generic[T]):  # noqa: N801 - used like `property`
 
     def __set__(self, obj: object, value: object) -> None:
         if self.convert is None:
-            raise AttributeError(f"attribute '{self.name}' of '{self.owner_label}' objects is not writable")
+            raise self._not_writable()
         obj._values[self.name] = self.convert(value)  # type: ignore[attr-defined]
 
     def row(self) -> AttributeRow:
         return AttributeRow(self.name, self.doc, self.convert is not None)
 
 
-class delegated(Generic[T]):  # noqa: N801 - used like `property`
+class delegated(_Named, Generic[T]):  # noqa: N801 - used like `property`
     """A mod_python attribute that lives on another object of the owner (the Response), read and set there."""
 
     def __init__(self, target: str, *, writable: bool = False, doc: str = "") -> None:
         self.target = target
         self.writable = writable
         self.doc = doc or f"{target} attribute"
-        self.name = ""
-        self.owner_label = "object"
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-        self.owner_label = getattr(owner, "_mp_type_name", owner.__name__)
 
     @overload
     def __get__(self, obj: None, owner: type) -> delegated[T]: ...
@@ -107,7 +109,7 @@ class delegated(Generic[T]):  # noqa: N801 - used like `property`
 
     def __set__(self, obj: object, value: object) -> None:
         if not self.writable:
-            raise AttributeError(f"attribute '{self.name}' of '{self.owner_label}' objects is not writable")
+            raise self._not_writable()
         setattr(getattr(obj, self.target), self.name, value)
 
     def row(self) -> AttributeRow:
