@@ -217,8 +217,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
     parser.add_argument("--targets", default=",".join(TARGETS),
                         help=f"comma-separated subset of {','.join(TARGETS)}")
-    parser.add_argument("--daemon-args", default="--workers 2 --threads 15",
-                        help="extra `fcgi_handlers serve` arguments (default mirrors mod_wsgi's processes/threads)")
+    parser.add_argument("--daemon-args", default="",
+                        help="extra `fcgi_handlers serve` arguments (default: none, the daemon's own defaults; "
+                             "\"--workers 2 --threads 15\" mirrors mod_wsgi's processes/threads)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
     args.targets = [t for t in args.targets.split(",") if t]

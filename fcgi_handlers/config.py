@@ -114,14 +114,16 @@ class Setting:
     metavar: Optional[str] = None
     repeatable: bool = False
     is_flag: bool = False
+    shown_default: Optional[str] = None  # for the docs, where the default depends on the machine
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("bind", "--bind", _bind_list, "127.0.0.1:9000",
             "where to listen: HOST:PORT or unix:PATH (repeatable: mod_authnz_fcgi needs a HOST:PORT)", "ADDR",
             repeatable=True),
-    Setting("workers", "--workers", _positive_int, 2,
-            "worker processes", "N"),
+    Setting("workers", "--workers", _positive_int, server_defaults.default_workers(),
+            "worker processes; the default leaves half the CPUs to Apache on a shared host", "N",
+            shown_default="CPUs / 2, at least 1"),
     Setting("threads", "--threads", _positive_int, server_defaults.DEFAULT_THREADS,
             "request threads per worker process", "N"),
     Setting("path", "--path", _directory_list, [],
@@ -212,6 +214,6 @@ def markdown_table(settings: Sequence[Setting] = SETTINGS) -> str:
     """The README's settings table."""
     rows = ["| setting / flag | default | meaning |", "|---|---|---|"]
     for s in settings:
-        default = oct(s.default) if s.name == "socket_mode" else repr(s.default)
+        default = s.shown_default or (oct(s.default) if s.name == "socket_mode" else repr(s.default))
         rows.append(f"| `{s.name}` / `{s.flag}` | `{default}` | {s.help} |")
     return "\n".join(rows)

@@ -9,7 +9,8 @@ guess. Durations are seconds as floats, sizes are bytes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Final, Tuple, Union
 
 # Re-exported: the protocol layer owns the limit, the CLI reads every default from this module.
@@ -38,6 +39,14 @@ DEFAULT_HEARTBEAT_TIMEOUT: Final = 30.0
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 
+def default_workers() -> int:
+    """Half the CPUs, at least one: the daemon usually shares its host with Apache, whose proxy side needs about as
+    much CPU per request as the daemon. Measured on 2 CPUs (benchmarks/bench.py, Hello World with enablereuse=on):
+    1 worker gave 0.79-0.83x mod_wsgi daemon mode, 2 workers 0.66x (the two processes and Apache's threads fought
+    over the same two cores). A daemon on its own host (compose scale-out) should set --workers to its CPU count."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the arbiter and its workers need to know; validated in ``__post_init__`` (``ValueError`` on nonsense)."""
@@ -45,7 +54,7 @@ class Settings:
     # "host:port", "[v6addr]:port" or "unix:/path"; several addresses (e.g. a unix socket for mod_proxy_fcgi plus a
     # loopback port for mod_authnz_fcgi, which speaks TCP only) as a tuple.
     bind: Union[str, Tuple[str, ...]] = "127.0.0.1:9000"
-    workers: int = 2
+    workers: int = field(default_factory=default_workers)
     threads: int = DEFAULT_THREADS
     socket_mode: int = DEFAULT_SOCKET_MODE
     backlog: int = DEFAULT_BACKLOG
