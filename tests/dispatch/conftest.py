@@ -11,23 +11,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from fake_sink import FakeSink
 
 from fcgi_handlers.dispatch.dispatcher import DispatchSettings, Dispatcher
 
 SIGNATURE = "<address>Apache/2.4.71 (Debian) Server at localhost Port 80</address>\n"
 ADMIN = "admin@example.com"
-
-
-@dataclass
-class FakeSink:
-    out: list[bytes] = field(default_factory=list)
-    err: list[bytes] = field(default_factory=list)
-
-    def stdout(self, data: bytes) -> None:
-        self.out.append(data)
-
-    def stderr(self, data: bytes) -> None:
-        self.err.append(data)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 import pytest
+from fake_sink import FakeSink
 
 from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.dispatcher import DispatchSettings, Dispatcher
@@ -27,26 +28,6 @@ from fcgi_handlers.request import Request, table
 from fcgi_handlers.request.context import current_request
 
 BACKEND = "proxy:fcgi://127.0.0.1:9000"
-
-
-@dataclass
-class FakeSink:
-    out: list[bytes] = field(default_factory=list)
-    err: list[bytes] = field(default_factory=list)
-
-    def stdout(self, data: bytes) -> None:
-        self.out.append(data)
-
-    def stderr(self, data: bytes) -> None:
-        self.err.append(data)
-
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.out)
-
-    @property
-    def log(self) -> list[str]:
-        return [line for chunk in self.err for line in chunk.decode("utf-8").splitlines()]
 
 
 @dataclass
