@@ -11,7 +11,6 @@ END_REQUEST is written.
 from __future__ import annotations
 
 import atexit
-import logging
 from typing import Any
 
 from fcgi_handlers.dispatch import runtime
@@ -20,9 +19,6 @@ from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.server import FastCGIRequest
-
-log = logging.getLogger("fcgi_handlers.app")
-
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
 def _defaults(config: Any) -> dict[str, str]:

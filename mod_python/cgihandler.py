@@ -143,8 +143,7 @@ class _PerThread:
 
 
 def _cgi_environment(req: Any, script: str) -> Dict[str, str]:
-    req.add_common_vars()
-    env = apache.build_cgi_env(req)
+    env = apache.build_cgi_env(req)  # add_cgi_vars() includes the common variables
     env["SCRIPT_FILENAME"] = script
     return {name: value for name, value in env.items() if name not in _DROPPED_VARIABLES}
 

@@ -129,8 +129,7 @@ class FileWrapper:
 
 def environ(req: Any, script_name: str, path_info: str) -> Dict[str, Any]:
     """The WSGI environ of `req` mounted at `script_name`."""
-    req.add_common_vars()
-    req.add_cgi_vars()
+    req.add_cgi_vars()  # runs add_common_vars() first, as mod_python's does
     env: Dict[str, Any] = {name: native(value) for name, value in req.subprocess_env.items()}
     authorization = req.headers_in.get("Authorization")
     if authorization:
