@@ -112,6 +112,8 @@ class Dispatcher:
             self.finish_response(req)
             return
         after = self.handle_request(req, directives)
+        if after is None:
+            return  # no log phase, no cleanup: nothing to hand over
         if after_end is None:
             after()
             return
@@ -168,8 +170,9 @@ class Dispatcher:
             return False
         return True
 
-    def handle_request(self, req: HandlerRequest, directives: Directives) -> Callable[[], None]:
-        """Run every phase up to the response for `req` and finish the response; returns the work after it.
+    def handle_request(self, req: HandlerRequest, directives: Directives) -> Optional[Callable[[], None]]:
+        """Run every phase up to the response for `req` and finish the response; returns the work after it, None
+        when there is none (no log or cleanup handler configured or added, no `register_cleanup()` callback).
 
         While it runs, `req` is the context's current request (module-level `apache.log_error` and friends) and the
         request's search path is the one its namespace's import hook uses."""
@@ -183,7 +186,23 @@ class Dispatcher:
                 self.finish_response(req)
         finally:
             current_request.reset(token)
+        if not self._work_after(req, directives):
+            req.fcgi_cleanups.clear()  # only this request's own cleanup phase, which has nothing to run
+            return None
         return partial(self.after_response, req, directives)
+
+    @staticmethod
+    def _work_after(req: HandlerRequest, directives: Directives) -> bool:
+        """Whether `after_response` would run anything: a log or cleanup phase handler (configured, or added by a
+        handler), or a pool cleanup besides the request's own cleanup phase (a `register_cleanup()` callback, an
+        internal redirect's target)."""
+        if len(req.fcgi_cleanups) != 1:
+            return True
+        added = req.fcgi_added
+        for directive in _AFTER_DIRECTIVES:
+            if directive in directives.configured_phases or added.get(directive):
+                return True
+        return False
 
     def after_response(self, req: HandlerRequest, directives: Directives, *, phases: bool = True) -> None:
         """The log phase, then the request pool's cleanups, newest first: the `req.register_cleanup()` callbacks and
@@ -374,6 +393,10 @@ class Dispatcher:
                 req.log_error(f"python_cleanup: Error calling cleanup object {callback!r}", APLOG_ERR)
                 req.log_error(f"    {type(exc)}: {exc}", APLOG_ERR)
 
+
+# The phases `after_response` runs: the log phase, then (as the request's pool cleanup) the cleanup phase.
+_AFTER_DIRECTIVES = tuple(phase.directive for phase in (*phases_at(Placement.AFTER_RESPONSE),
+                                                         *phases_at(Placement.CLEANUP)))
 
 # req.hlist values are immutable and the same few come back on every request: made once each.
 _handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)

@@ -32,7 +32,6 @@ module table of its own (`_current` and `_import` are the two places that differ
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import importlib.abc
@@ -43,7 +42,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import CodeType, ModuleType
@@ -189,15 +188,9 @@ class Loader:
         """The search path of the request whose handlers run in this context, if any."""
         return self._active.get()
 
-    @contextlib.contextmanager
-    def search_path(self, path: Optional[Sequence[str]] = None) -> Iterator[tuple[str, ...]]:
-        """Activate `path` (default: the allowed roots) for imports made in this context."""
-        dirs = tuple(path) if path is not None else self.roots
-        token = self._active.set(dirs)
-        try:
-            yield dirs
-        finally:
-            self._active.reset(token)
+    def search_path(self, path: Optional[Sequence[str]] = None) -> "_ActivePath":
+        """A context manager activating `path` (default: the allowed roots) for imports made in this context."""
+        return _ActivePath(self._active, tuple(path) if path is not None else self.roots)
 
     def find_in(self, fullname: str, dirs: Sequence[str]) -> Optional[importlib.machinery.ModuleSpec]:
         """The spec of `fullname` in the first of `dirs` holding it (namespace portions are merged)."""
@@ -352,3 +345,20 @@ def resolve_object(module: ModuleType, obj_str: str, arg: Any = None, silent: bo
             instance = cast(Any, parent)(arg)
             obj = getattr(instance, part)
     return obj
+
+
+class _ActivePath:
+    """`Loader.search_path()`'s context manager: a class, not a generator, since it runs on every request."""
+
+    __slots__ = ("_var", "_dirs", "_token")
+
+    def __init__(self, var: ContextVar[Optional[Tuple[str, ...]]], dirs: Tuple[str, ...]) -> None:
+        self._var = var
+        self._dirs = dirs
+
+    def __enter__(self) -> Tuple[str, ...]:
+        self._token = self._var.set(self._dirs)
+        return self._dirs
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._var.reset(self._token)
