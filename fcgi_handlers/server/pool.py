@@ -38,6 +38,10 @@ from .transport import BUSY, IDLE, LINGER, SETTLING, App, Connection, serve, std
 log = logging.getLogger(__name__)
 
 ARMED = select.EPOLLIN | select.EPOLLONESHOT
+# Listeners stay registered level-triggered (no re-arm per accepted connection): the leader is the only thread
+# polling, and a second thread that took the same event finds accept() empty. EPOLLEXCLUSIVE wakes one worker's
+# epoll per new connection instead of all of them (Linux 4.5+).
+LISTENING = select.EPOLLIN | getattr(select, "EPOLLEXCLUSIVE", 0)
 # After a request without FCGI_KEEP_CONN whose body was not all read, wait this long for Apache to close before we
 # do, so it is not writing stdin into a closed socket (Apache's own lingering close waits 2 s per read).
 LINGER_TIMEOUT = 2.0
@@ -206,7 +210,7 @@ class EventPool:
         self._accepting = want
         for fd in self._listeners:
             if want:
-                self._epoll.register(fd, ARMED)
+                self._epoll.register(fd, LISTENING)
             else:
                 self._epoll.unregister(fd)
 
@@ -288,10 +292,8 @@ class EventPool:
         return True
 
     def _on_listener(self, listener: Listener) -> None:
-        with self._lock:
-            if not self._accepting:
-                return  # stopped (or paused) after this event was queued
-            self._epoll.modify(listener.fileno(), ARMED)  # at once, so another free thread can accept in parallel
+        if not self._accepting:
+            return  # stopped (or paused) after this event was queued (a plain read: the lock adds nothing here)
         try:
             sock = sockets.accept(listener)
         except OSError as exc:

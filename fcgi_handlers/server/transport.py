@@ -14,6 +14,7 @@ Apache, so the body is whatever stdin carries up to its empty record, never inte
 
 from __future__ import annotations
 
+import _socket
 import collections
 import logging
 import socket
@@ -61,7 +62,7 @@ class Connection:
 
     __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun")
 
-    def __init__(self, sock: socket.socket, proto: ServerConnection) -> None:
+    def __init__(self, sock: _socket.socket, proto: ServerConnection) -> None:
         self.sock = sock
         self.proto = proto
         self.events: Deque[Event] = collections.deque()
@@ -292,9 +293,11 @@ def serve(
     if not request.keep_conn and not request.body.complete and not stdin_outstanding(request):
         # No body, but Apache still writes the empty FCGI_STDIN right after the params; closing before it arrived
         # fails that write (EPIPE on a unix socket: Apache answers 503) or resets the connection (TCP). It is
-        # nearly always in our buffer already, so taking it costs no wait.
+        # nearly always in our buffer already (then it is dropped with the other queued events below), so taking it
+        # costs no wait.
         try:
-            request.body.read()
+            if not _stdin_end_queued(conn, request.request_id):
+                request.body.read()
         except ClientGone as exc:
             log.info("request %s: stdin not ended: %s", _uri(request), exc)
             conn.broken = True
@@ -305,6 +308,11 @@ def serve(
             log.info("request %s: END_REQUEST not delivered: %s", _uri(request), exc)
     conn.discard_events(request.request_id)
     return request
+
+
+def _stdin_end_queued(conn: Connection, request_id: int) -> bool:
+    """Whether the empty FCGI_STDIN of ``request_id`` is among the events already read."""
+    return any(type(event) is StdinEnded and event.request_id == request_id for event in conn.events)
 
 
 def stdin_outstanding(request: FastCGIRequest) -> bool:

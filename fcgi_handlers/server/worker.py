@@ -27,6 +27,7 @@ still in the kernel are read by the new owner.
 
 from __future__ import annotations
 
+import _socket
 import atexit
 import logging
 import os
@@ -330,7 +331,7 @@ def _run_exit_hooks() -> None:
         log.exception("atexit functions failed")
 
 
-def _bytes_waiting(sock: socket.socket) -> bool:
+def _bytes_waiting(sock: _socket.socket) -> bool:
     """True when the peer has sent something not read yet (a request arriving as we decide to close)."""
     try:
         return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
