@@ -66,3 +66,44 @@ def test_without_after_end_the_work_runs_before_handle_returns(harness: Harness)
     result = harness.request({"PythonHandler": name, "PythonLogHandler": name, "PythonCleanupHandler": name})
     assert result.body == b"body"
     assert result.log[0] == "log phase status=200 sent=1" and "cleanup phase PythonCleanupHandler" in result.log
+
+
+PLAIN = """
+from mod_python import apache
+def handler(req):
+    if req.get_options().get('cleanup'):
+        req.register_cleanup(lambda data: apache.log_error('registered ran'))
+    if req.get_options().get('add'):
+        req.add_handler('PythonLogHandler', req.get_options()['add'])
+    req.write('body')
+    return apache.OK
+def loghandler(req):
+    req.log_error('added log handler ran')
+    return apache.OK
+"""
+
+
+@pytest.mark.parametrize("extra, deferred_count", [
+    ({}, 0),  # nothing to do after the response: nothing is handed to the server (a no-reuse request's fast path)
+    ({"PythonOption.cleanup": "1"}, 1),
+    ({"PythonLogHandler": "{name}"}, 1),
+    ({"PythonCleanupHandler": "{name}"}, 1),
+    ({"PythonOption.add": "{name}"}, 1),
+])
+def test_work_after_is_handed_over_only_when_there_is_some(harness: Harness, extra: dict[str, str],
+                                                           deferred_count: int,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    name = harness.module(PLAIN)
+    params = harness.params({"PythonHandler": name, **{k: v.format(name=name) for k, v in extra.items()}})
+    sink, deferred = FakeSink(), []
+    harness.dispatcher.handle(params, io.BytesIO(), sink, after_end=deferred.append)
+    assert b"".join(sink.out).endswith(b"\r\n\r\nbody")
+    assert len(deferred) == deferred_count
+    with caplog.at_level(logging.DEBUG):
+        for work in deferred:
+            work()
+    messages = [record.getMessage() for record in caplog.records]
+    if "PythonOption.cleanup" in extra:
+        assert "registered ran" in messages
+    if "PythonOption.add" in extra:
+        assert "added log handler ran" in messages
