@@ -38,6 +38,8 @@ STRING_DIRECTIVES = ("PythonPath", "PythonInterpreter")
 OPTION_PREFIX = "PythonOption."
 # Apache's own AuthName/AuthType, passed by the generated configuration for req.auth_name()/auth_type().
 AUTH_PARAMS = ("AuthName", "AuthType")
+# What a param's name starts with when it may be a directive: one test that rejects the other params at once.
+_DIRECTIVE_PREFIXES = ("Python", "Auth")
 # The <Directory> path the translation passes for req.hlist.directory (apacheconf_translate); not a mod_python directive.
 DIRECTORY_PARAM = "PythonDirectory"
 HANDLER_MODULE = "PythonHandlerModule"
@@ -224,7 +226,7 @@ def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directi
     """Read every mod_python directive in `params` (in their order); `roots` are the allowed directories."""
     # A list comprehension, then one tuple: this runs on every request (the parse itself is cached).
     items = tuple([(name, value) for name, value in params.items()
-                   if name.startswith("Python") or name in AUTH_PARAMS])
+                   if name.startswith(_DIRECTIVE_PREFIXES) and (name.startswith("Python") or name in AUTH_PARAMS)])
     return _parse_items(items, roots if isinstance(roots, tuple) else tuple(roots))
 
 

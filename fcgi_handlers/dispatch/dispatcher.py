@@ -44,7 +44,7 @@ from .errors import DispatchError, debug_page, log_lines, stock_page
 from .handler_request import DaemonSink, HandlerEntry, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
 from .namespaces import MAIN_INTERPRETER, Namespaces
-from .phases import CONFIGURED_HANDLER, PHASES, Phase, Placement, apache_ran_marker, phases_at
+from .phases import CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker, phases_at
 from .static import serve_declined
 
 # The results of an early phase that let the request go on to the next phase (Apache's hook semantics).
@@ -90,6 +90,12 @@ class Dispatcher:
         # The phases up to the content, in table order, each with the marker that says Apache already ran it.
         self._request_phases = tuple((phase, apache_ran_marker(phase) if phase.placement is Placement.APACHE_AUTH
                                       else None) for phase in PHASES if phase.placement in placements)
+        # Whether `_run_request_phases` may jump to the content phase when it is the only one configured: true
+        # when the content phase runs here and SetHandler is applied before it (the only effect of the others).
+        before = [phase for phase, _ in self._request_phases][:-1]
+        self._content_shortcut = (bool(self._request_phases) and self._request_phases[-1][0] is CONTENT
+                                  and any(phase.applies_handler for phase in before)
+                                  and not any(phase.handler_names for phase in before))
 
     def close(self) -> None:
         """Remove the loaders' import hooks and forget their modules."""
@@ -225,6 +231,11 @@ class Dispatcher:
         result = DECLINED
         configured = directives.configured_phases
         added = req.fcgi_added  # a handler may add to a later phase: read it again for every phase
+        if configured == _CONTENT_ONLY and not added and self._content_shortcut:
+            # The common block (a PythonHandler and nothing else): every phase before the content declines at once
+            # and only the fixup phase's SetHandler has an effect, so go straight to it (same result, fewer steps).
+            req.handler = CONFIGURED_HANDLER
+            return self.run_phase(req, CONTENT, directives)
         params = req.fcgi_params
         for phase, marker in self._request_phases:
             if marker is not None and marker in params:
@@ -393,6 +404,8 @@ class Dispatcher:
                 req.log_error(f"python_cleanup: Error calling cleanup object {callback!r}", APLOG_ERR)
                 req.log_error(f"    {type(exc)}: {exc}", APLOG_ERR)
 
+
+_CONTENT_ONLY = frozenset({CONTENT.directive})
 
 # The phases `after_response` runs: the log phase, then (as the request's pool cleanup) the cleanup phase.
 _AFTER_DIRECTIVES = tuple(phase.directive for phase in (*phases_at(Placement.AFTER_RESPONSE),

@@ -75,20 +75,12 @@ ParsedUri = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Op
 
 def decode_params(raw: Mapping[bytes, bytes]) -> dict[str, str]:
     """FastCGI params as str: names Latin-1 (they are ASCII), values UTF-8 with a Latin-1 fallback per value."""
-    if not raw:
-        return {}
-    names = b"\0".join(raw).decode("latin-1").split("\0")
-    if len(names) != len(raw):
-        names = [name.decode("latin-1") for name in raw]
     try:
-        # One decode for the usual case (every value valid UTF-8); NUL never occurs in a header or CGI value, and a
-        # value holding one would only shift the split, which the length check below catches.
-        values = b"\0".join(raw.values()).decode("utf-8").split("\0")
+        # One comprehension for the usual case (every value valid UTF-8): measured faster than joining the names
+        # and the values into two blobs, decoding each once and splitting them again.
+        decoded = {name.decode("latin-1"): value.decode("utf-8") for name, value in raw.items()}
     except UnicodeDecodeError:
-        values = []
-    if len(values) != len(names):
-        values = [_decode_value(value) for value in raw.values()]
-    decoded = dict(zip(names, values))
+        decoded = {name.decode("latin-1"): _decode_value(value) for name, value in raw.items()}
     for name in LATIN1_PARAMS.intersection(decoded):
         decoded[name] = raw[name.encode("latin-1")].decode("latin-1")
     return decoded
