@@ -47,6 +47,8 @@ LISTENING = select.EPOLLIN | getattr(select, "EPOLLEXCLUSIVE", 0)
 LINGER_TIMEOUT = 2.0
 # After accept() fails for lack of descriptors or memory, stop polling the listener this long instead of spinning.
 ACCEPT_PAUSE = 0.5
+# Connections one listener event may accept in a row before the leader polls again.
+ACCEPT_BURST = 8
 # A leader that keeps the CPU on one event for this many watchdog ticks is replaced even though it is not blocked,
 # so a CPU-bound request delays the other connections' requests by tens of milliseconds, not by its whole run.
 CPU_BOUND_TICKS = 10
@@ -255,7 +257,13 @@ class EventPool:
                     try:
                         listener = listeners.get(fd)
                         if listener is not None:
-                            self._on_listener(listener)
+                            # Without enablereuse every request is a new connection: while more wait in the
+                            # backlog, take the next one without a trip through epoll_wait (a bounded burst, so
+                            # kept connections' events wait at most that many requests).
+                            burst = ACCEPT_BURST
+                            while self._on_listener(listener) and burst and self._leader is lane:
+                                burst -= 1
+                                lane.seq += 1  # a new request for the watchdog, not one long event
                         else:
                             self._on_event(fd)
                     except BaseException:
@@ -291,9 +299,10 @@ class EventPool:
         self._watched = None
         return True
 
-    def _on_listener(self, listener: Listener) -> None:
+    def _on_listener(self, listener: Listener) -> bool:
+        """Accept one connection and serve what it brought; False when there was none to accept."""
         if not self._accepting:
-            return  # stopped (or paused) after this event was queued (a plain read: the lock adds nothing here)
+            return False  # stopped (or paused) after this event was queued (a plain read: the lock adds nothing)
         try:
             sock = sockets.accept(listener)
         except OSError as exc:
@@ -302,15 +311,16 @@ class EventPool:
                 self.paused_until = time.monotonic() + ACCEPT_PAUSE
                 self._set_accepting(False)
             self._wake()
-            return
+            return False
         if sock is None:
-            return  # another worker (or thread) won the race
+            return False  # another worker (or thread) won the race, or the backlog is empty
         conn = Connection(sock, self._new_protocol())
         conn.state = BUSY
         with self._lock:
             self._conns[conn.fd] = conn
         # Apache sends BEGIN_REQUEST and PARAMS right after connecting: they are usually here already.
         self._serve_connection(conn)
+        return True
 
     def _on_event(self, fd: int) -> None:
         with self._lock:
