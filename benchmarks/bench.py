@@ -8,9 +8,12 @@ same handler under real mod_python (its own prefork Apache: mod_python and mod_w
 hello under mod_wsgi daemon mode (`processes=2 threads=15`, the anchor every ratio is taken against); the same WSGI
 hello under flup's threaded FastCGI server behind mod_proxy_fcgi (one connection per request: flup pins a thread per
 kept connection, reference/apache-fastcgi.md §0); and a static file. Each target is checked for
-a 200 "Hello World!" before wrk runs, then warmed up.
+a 200 "Hello World!" before wrk runs, then warmed up. The targets are measured in interleaved rounds (all of them,
+then all again), and each reports its median round: a machine that slows down for a while (other tenants of a
+virtual machine) then costs every target alike instead of whichever one ran at the time.
 
-    .venv/bin/python benchmarks/bench.py [--duration 10] [--targets mod_wsgi,flup,...] [--daemon-args "..."] [--json]
+    .venv/bin/python benchmarks/bench.py [--rounds 3] [--duration 5] [--targets mod_wsgi,...] [--daemon-args ".."]
+                                         [--json]
 
 Other processes loading the machine skew the ratios: run it when `uptime` shows a load below 2.
 """
@@ -25,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -63,6 +66,7 @@ class Result:
     non_2xx: int = 0
     socket_errors: int = 0
     error: Optional[str] = None
+    rounds_rps: list[float] = field(default_factory=list)  # every round's req/s; rps/p99 are the median round's
 
 
 def parse_wrk(output: str) -> tuple[float, float, int, int, int]:
@@ -88,6 +92,7 @@ def run_wrk(url: str, args: argparse.Namespace, duration: int) -> str:
 
 
 def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace) -> Result:
+    """One round of one target: a checked GET, the warm-up, then wrk."""
     result = Result(target, server.url(path))
     response = http_request(server.port, "GET", path)
     if response.status != 200 or response.body != HELLO:
@@ -102,6 +107,19 @@ def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespa
         return result
     result.rps, result.p99_ms, result.requests, result.non_2xx, result.socket_errors = rps, p99, total, non_2xx, errors
     return result
+
+
+def median_round(rounds: Sequence[Result]) -> Result:
+    """The round with the median req/s (the lower middle one for an even count), carrying every round's req/s and
+    the errors of all of them; the first failed round when any failed (a target must work every time)."""
+    failed = [r for r in rounds if r.error]
+    if failed:
+        return failed[0]
+    ranked = sorted(rounds, key=lambda r: r.rps or 0.0)
+    chosen = ranked[(len(ranked) - 1) // 2]
+    return Result(chosen.target, chosen.url, chosen.rps, chosen.p99_ms, sum(r.requests or 0 for r in rounds),
+                  sum(r.non_2xx for r in rounds), sum(r.socket_errors for r in rounds),
+                  rounds_rps=[r.rps or 0.0 for r in rounds])
 
 
 def daemon_blocks(port: int, unix_path: str) -> list[str]:
@@ -138,7 +156,9 @@ def start_mod_python_apache(factory: ApacheFactory) -> ApacheServer:
 
 
 def run(args: argparse.Namespace) -> list[Result]:
-    """Start every server the chosen targets need, measure the targets in a fixed order, stop everything."""
+    """Start every server the chosen targets need, then measure the targets round after round (each round goes
+    through every target in a fixed order, so a slow patch of the machine hits all of them alike), stop everything;
+    each target's result is its median round."""
     targets = set(args.targets)
     results: dict[str, Result] = {}
     factory, log_dir = ApacheFactory(), make_run_dir("bench-backends")
@@ -159,12 +179,17 @@ def run(args: argparse.Namespace) -> list[Result]:
         if "flup" in targets:
             backends.append(start_flup(flup_port, log_dir, "hello"))
         event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port)
-        paths = {**{name: f"/{name}/" for name in DAEMON_TARGETS}, "mod_wsgi": "/wsgi",
-                 "flup": "/flup/", "static": "/static/hello.txt"}
-        for target in (t for t in TARGETS if t in targets and t in paths and t not in results):
-            results[target] = measure(target, event, paths[target], args)
-        if "mod_python" in targets:
-            results["mod_python"] = measure("mod_python", start_mod_python_apache(factory), "/mp/", args)
+        where = {**{name: (event, f"/{name}/") for name in DAEMON_TARGETS}, "mod_wsgi": (event, "/wsgi"),
+                 "flup": (event, "/flup/"), "static": (event, "/static/hello.txt")}
+        if "mod_python" in targets:  # its own prefork Apache, idle while the others are measured
+            where["mod_python"] = (start_mod_python_apache(factory), "/mp/")
+        order = [t for t in TARGETS if t in targets and t in where and t not in results]
+        rounds: dict[str, list[Result]] = {t: [] for t in order}
+        for _ in range(args.rounds):
+            for target in order:
+                server, path = where[target]
+                rounds[target].append(measure(target, server, path, args))
+        results.update({target: median_round(measured) for target, measured in rounds.items()})
     finally:
         factory.stop_all()
         for process in backends:
@@ -182,6 +207,15 @@ def ratio(results: Sequence[Result], target: str, anchor: str) -> Optional[float
     return a.rps / b.rps
 
 
+def round_ratios(results: Sequence[Result], target: str, anchor: str) -> list[float]:
+    """target/anchor req/s round by round (the rounds are interleaved, so each pair shared the machine's mood)."""
+    by_name = {r.target: r for r in results}
+    a, b = by_name.get(target), by_name.get(anchor)
+    if a is None or b is None:
+        return []
+    return [x / y for x, y in zip(a.rounds_rps, b.rounds_rps) if y]
+
+
 def goal_lines(results: Sequence[Result]) -> list[str]:
     lines = []
     for target, anchor, minimum in GOALS:
@@ -190,6 +224,9 @@ def goal_lines(results: Sequence[Result]) -> list[str]:
         if target.endswith("-tcp"):
             verdict = f"({verdict.split()[0].lower()}, tcp)"  # reported; the goal is on the unix socket rows
         shown = "-" if value is None else f"{value:.2f}x"
+        per_round = round_ratios(results, target, anchor)
+        if value is not None and len(per_round) > 1:
+            shown += " (rounds " + ", ".join(f"{r:.2f}" for r in per_round) + ")"
         lines.append(f"{verdict:<20} {target} >= {minimum}x {anchor}: {shown}")
     return lines
 
@@ -203,6 +240,8 @@ def table(results: Sequence[Result]) -> str:
         value = ratio(results, r.target, ANCHOR)
         notes = ", ".join(f"{n} {label}" for n, label in ((r.non_2xx, "non-2xx"), (r.socket_errors, "socket errors"))
                           if n)
+        spread = "/".join(f"{rps:.0f}" for rps in r.rounds_rps) if len(r.rounds_rps) > 1 else ""
+        notes = ", ".join(n for n in (f"rounds {spread}" if spread else "", notes) if n)
         lines.append(f"{r.target:<18}{r.rps:>10.0f}{r.p99_ms:>10.2f}"
                      f"{'-' if value is None else f'{value:.2f}x':>13}  {notes}")
     return "\n".join(lines)
@@ -210,9 +249,12 @@ def table(results: Sequence[Result]) -> str:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds wrk measures each target (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first, 0 for none "
-                        "(default 2)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds wrk measures each target in each round "
+                        "(default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds through all targets; each target's result is "
+                        "its median round (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each measurement, "
+                        "0 for none (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
     parser.add_argument("--targets", default=",".join(TARGETS),
@@ -222,6 +264,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "\"--workers 2 --threads 15\" mirrors mod_wsgi's processes/threads)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration < 1:
+        parser.error("--rounds and --duration must be at least 1")
     args.targets = [t for t in args.targets.split(",") if t]
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
@@ -236,14 +280,16 @@ def main(argv: Sequence[str]) -> int:
         print(f"bench: not installed: {', '.join(missing)} (run scripts/install-system-deps.sh)", file=sys.stderr)
         return 2
     results = run(args)
-    settings = {"wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "warmup_s": args.warmup,
+    settings = {"wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
+                "warmup_s": args.warmup,
                 "daemon_args": args.daemon_args, "cpus": os.cpu_count()}
     if args.json:
         print(json.dumps({"settings": settings, "results": [asdict(r) for r in results],
                           "ratios_to_" + ANCHOR: {r.target: ratio(results, r.target, ANCHOR) for r in results},
                           "goals": goal_lines(results)}, indent=2))
     else:
-        print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), {settings['cpus']} CPUs\n")
+        print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), median of {args.rounds} interleaved rounds, "
+              f"{settings['cpus']} CPUs\n")
         print(table(results) + "\n")
         print("\n".join(goal_lines(results)))
     return 0
