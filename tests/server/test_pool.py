@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator, List, Tuple
 
 import pytest
@@ -180,3 +181,52 @@ def test_a_long_request_hands_the_epoll_to_another_thread(make_pool: Callable[..
         for ours, apache in pairs:
             ours.close()
             apache.close()
+
+
+def test_a_listener_event_accepts_a_bounded_burst(make_pool: Callable[..., Made], tmp_path: Path) -> None:
+    """Without enablereuse every request is a new connection: the leader accepts the waiting ones in a row, but at
+    most ACCEPT_BURST after the first, so a kept connection's request is not left behind a whole backlog."""
+    from fcgi_handlers.server.pool import ACCEPT_BURST
+    from fcgi_handlers.server.sockets import bind
+
+    served: List[str] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def app(request: FastCGIRequest) -> int:
+        path = request.params[b"SCRIPT_NAME"].decode()
+        served.append(path)
+        if path == "/first":
+            first_running.set()
+            assert release.wait(5)
+        return hello(request)
+
+    backlog = 4 * (ACCEPT_BURST + 1)
+    listener = bind(f"unix:{tmp_path / 'l.sock'}", backlog + 8, 0o600)
+    clients: List[socket.socket] = []
+    ours, apache = socket.socketpair()
+    pool, _ = make_pool(app)
+    try:
+        for index in range(backlog + 1):
+            client = socket.socket(socket.AF_UNIX)
+            client.connect(listener.address.path)
+            client.sendall(request_bytes("/first" if index == 0 else f"/new{index}", keep_conn=False))
+            clients.append(client)
+        pool.start([listener])
+        assert first_running.wait(5)
+        apache.sendall(request_bytes("/kept"))
+        assert pool.adopt(ours) is None  # armed, with its request waiting, while the leader is in its first burst
+        release.set()
+        assert read_answer(apache).endswith(b"hi")
+        for client in clients:
+            assert read_answer(client).endswith(b"hi")
+        assert len(served) == backlog + 2
+        # The first burst (the rest of it) and at most one more before the kept connection's turn; an unbounded
+        # burst would serve the whole backlog first.
+        assert served.index("/kept") <= 2 * (ACCEPT_BURST + 1) + 1 < backlog, served
+    finally:
+        release.set()
+        for client in clients:
+            client.close()
+        ours.close()
+        apache.close()
+        listener.close()
