@@ -100,7 +100,7 @@ class Request:
     err_headers_out = delegated[table]("_response")
     subprocess_env = attribute[table](_initial_environment,
                                       doc="SetEnv/SetEnvIf variables; add_common_vars()/add_cgi_vars() add the rest")
-    notes = attribute[table](lambda r: table(), doc="empty")
+    notes = attribute[table](lambda r: r._new_notes(), doc="empty but for the daemon's own (fcgi_set_note)")
 
     # --- response state (on the Response) -------------------------------------------------------------------------
     status = delegated[int]("_response", writable=True)
@@ -183,6 +183,7 @@ class Request:
         self._read_policy = REQUEST_NO_BODY
         self._body_exhausted = False
         self.fcgi_cleanups: List[Cleanup] = []
+        self._daemon_notes: List[tuple[str, str]] = []  # notes set before req.notes exists (fcgi_set_note)
         self._values: dict[str, object] = {
             "request_time": time.time() if request_time is None else request_time,
             "phase": phase,
@@ -208,8 +209,14 @@ class Request:
         notes = self._values.get("notes")
         if isinstance(notes, table):
             notes._set(name, [value])
-        else:
-            self._values["notes"] = table._from_trusted([(name, value)])
+        else:  # most handlers never read req.notes: the table is made on first use
+            self._daemon_notes.append((name, value))
+
+    def _new_notes(self) -> table:
+        notes = table()
+        for name, value in self._daemon_notes:
+            notes._set(name, [value])
+        return notes
 
     @classmethod
     def from_sink(cls, params: Mapping[str, str], body: Optional[BodyStream], sink: Sink, **options: Any) -> Request:

@@ -28,7 +28,7 @@ import time
 from email.utils import formatdate
 from typing import Iterable, Optional, Protocol, Sequence
 
-from .constants import M_TRACE, METHOD_NUMBERS, status_line
+from .constants import M_TRACE, METHOD_NUMBERS, REASON_PHRASES, status_line
 from .exceptions import InvalidResponseHeader
 from .table import latin1_text, table, wire_text
 
@@ -40,6 +40,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every C0 control but HTAB, and DEL
 _NOT_COPIED = frozenset({"status", "transfer-encoding"})
 _BODYLESS_STATUSES = frozenset({204, 304})  # AP_STATUS_IS_HEADER_ONLY: no error page, headers kept
+_STATUS_LINES = {code: status_line(code) for code in REASON_PHRASES}  # made once, not per response
 
 
 class Sink(Protocol):
@@ -54,7 +55,7 @@ def wire_status(status: int, line: Optional[str]) -> str:
         if _CONTROL.search(line):
             raise InvalidResponseHeader("status line", line)
         return line
-    return status_line(status)
+    return _STATUS_LINES.get(status) or status_line(status)
 
 
 def header_line(name: str, value: str) -> str:
@@ -276,7 +277,7 @@ class Response:
         lines = [f"Status: {wire_status(self._status, self._status_line)}"]
         has_type = self._content_type is not None
         for source in (self.err_headers_out, self.headers_out):
-            for name, value in source.items():
+            for name, value in source._items:  # read only: no copy
                 folded = name.lower()
                 if folded in _NOT_COPIED or (has_type and folded == "content-type"):
                     continue
