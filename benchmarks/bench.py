@@ -172,12 +172,12 @@ def run(args: argparse.Namespace) -> list[Result]:
         if targets & set(DAEMON_TARGETS):
             extra = ["--bind", f"unix:{unix_path}", "--socket-mode", "0666", *shlex.split(args.daemon_args)]
             try:
-                backends.append(start_daemon(daemon_port, log_dir, extra_args=extra))
+                backends.append(start_daemon(daemon_port, log_dir, extra_args=extra, python=args.python))
             except RuntimeError as exc:
                 for name in DAEMON_TARGETS:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
         if "flup" in targets:
-            backends.append(start_flup(flup_port, log_dir, "hello"))
+            backends.append(start_flup(flup_port, log_dir, "hello", python=args.python))
         event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port)
         where = {**{name: (event, f"/{name}/") for name in DAEMON_TARGETS}, "mod_wsgi": (event, "/wsgi"),
                  "flup": (event, "/flup/"), "static": (event, "/static/hello.txt")}
@@ -247,6 +247,17 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
+def interpreter(python: str) -> str:
+    """`PATH (Python X.Y.Z)` for the report, or why that interpreter cannot be used."""
+    try:
+        done = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                              capture_output=True, text=True, timeout=30)
+    except OSError as exc:
+        return f"{python} (not runnable: {exc.strerror or exc})"
+    version = done.stdout.strip() if done.returncode == 0 else "?"
+    return f"{python} (Python {version})"
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds wrk measures each target in each round "
@@ -262,6 +273,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--daemon-args", default="",
                         help="extra `fcgi_handlers serve` arguments (default: none, the daemon's own defaults; "
                              "\"--workers 2 --threads 15\" mirrors mod_wsgi's processes/threads)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter for the daemon and flup (default: this one); mod_wsgi and mod_python embed "
+                             "the system's libpython, so a like-for-like run uses a virtualenv made from the system's "
+                             "python3 when this one is another build (see README, Performance)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration < 1:
@@ -281,6 +296,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     results = run(args)
     settings = {"wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
+                "python": interpreter(args.python),
                 "warmup_s": args.warmup,
                 "daemon_args": args.daemon_args, "cpus": os.cpu_count()}
     if args.json:
@@ -289,7 +305,7 @@ def main(argv: Sequence[str]) -> int:
                           "goals": goal_lines(results)}, indent=2))
     else:
         print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), median of {args.rounds} interleaved rounds, "
-              f"{settings['cpus']} CPUs\n")
+              f"{settings['cpus']} CPUs; daemon and flup on {settings['python']}\n")
         print(table(results) + "\n")
         print("\n".join(goal_lines(results)))
     return 0

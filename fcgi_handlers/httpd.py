@@ -361,9 +361,11 @@ def python_env() -> dict[str, str]:
     return env
 
 
-def start_daemon(port: int, log_dir: Path, *, handlers_dir: Path, extra_args: Iterable[str] = ()) -> ManagedProcess:
-    """Start `python -m fcgi_handlers serve` on 127.0.0.1:`port` with `handlers_dir` on its import path."""
-    argv = [sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{port}",
+def start_daemon(port: int, log_dir: Path, *, handlers_dir: Path, extra_args: Iterable[str] = (),
+                 python: Optional[str] = None) -> ManagedProcess:
+    """Start `python -m fcgi_handlers serve` on 127.0.0.1:`port` with `handlers_dir` on its import path; `python`
+    is the interpreter (default: this one)."""
+    argv = [python or sys.executable, "-m", "fcgi_handlers", "serve", "--bind", f"127.0.0.1:{port}",
             "--path", str(handlers_dir), *extra_args]
     daemon = ManagedProcess("fcgi_handlers daemon", argv, port=port, log_path=log_dir / "daemon.log",
                             env=python_env(), cwd=PACKAGE_ROOT)

@@ -13,7 +13,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from fcgi_handlers import httpd
 from fcgi_handlers.apacheconf import Backend
@@ -58,15 +58,16 @@ class Backends:
 
 
 def start_daemon(port: int, log_dir: Path, *, handlers_dir: Path = HANDLERS_DIR,
-                 extra_args: Iterable[str] = ()) -> ManagedProcess:
+                 extra_args: Iterable[str] = (), python: Optional[str] = None) -> ManagedProcess:
     """Start `python -m fcgi_handlers serve` on 127.0.0.1:`port` with `handlers_dir` (default tests/e2e/handlers)
-    on its import path."""
-    return httpd.start_daemon(port, log_dir, handlers_dir=handlers_dir, extra_args=extra_args)
+    on its import path; `python` is the interpreter (default: this one)."""
+    return httpd.start_daemon(port, log_dir, handlers_dir=handlers_dir, extra_args=extra_args, python=python)
 
 
-def start_flup(port: int, log_dir: Path, app: str = "standin") -> ManagedProcess:
-    """Start flup's threaded WSGIServer on 127.0.0.1:`port` serving `hello` or `standin` (see `main`)."""
-    argv = [sys.executable, str(Path(__file__).resolve()), "flup", f"127.0.0.1:{port}", app]
+def start_flup(port: int, log_dir: Path, app: str = "standin", python: Optional[str] = None) -> ManagedProcess:
+    """Start flup's threaded WSGIServer on 127.0.0.1:`port` serving `hello` or `standin` (see `main`); `python` is
+    the interpreter (default: this one; it must be able to import flup)."""
+    argv = [python or sys.executable, str(Path(__file__).resolve()), "flup", f"127.0.0.1:{port}", app]
     flup = ManagedProcess(f"flup ({app})", argv, port=port, log_path=log_dir / f"flup-{app}.log",
                           env=python_env(), cwd=REPO)
     flup.start()
