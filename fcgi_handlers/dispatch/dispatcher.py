@@ -22,7 +22,6 @@ outside the allowed directories) fails the request with 500 and a log line namin
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -271,12 +270,11 @@ class Dispatcher:
         req.fcgi_set("phase", phase.directive)
         matched = extension is not None and (phase.directive, extension) in directives.ext_handlers
         req.fcgi_set("extension", extension if matched else None)
-        is_location = int(req.fcgi_paths.mode == "location")
         loader: Loader = req.fcgi_loader or self.loader
 
         def on_handler(spec: HandlerSpec) -> None:
             directory = spec.directory if spec.directory is not None else directives.directory
-            req.fcgi_set("hlist", _handler_entry(spec.text, int(spec.silent), is_location, directory))
+            req.fcgi_handler = (spec.text, int(spec.silent), directory)  # req.hlist follows it
 
         def import_module(spec: HandlerSpec) -> ModuleType:
             log = (lambda text: req.log_error(text, APLOG_NOTICE)) if directives.debug else None
@@ -411,8 +409,6 @@ _CONTENT_ONLY = frozenset({CONTENT.directive})
 _AFTER_DIRECTIVES = tuple(phase.directive for phase in (*phases_at(Placement.AFTER_RESPONSE),
                                                          *phases_at(Placement.CLEANUP)))
 
-# req.hlist values are immutable and the same few come back on every request: made once each.
-_handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)
 
 
 class CleanupPhase:

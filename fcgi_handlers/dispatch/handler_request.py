@@ -18,6 +18,8 @@ Rule: what mod_python implements with Apache's own request processing is impleme
 
 from __future__ import annotations
 
+import functools
+
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -116,12 +118,21 @@ class HandlerRequest(Request):
         self.fcgi_depth = 0
         self.fcgi_body = args[1] if len(args) > 1 else kwargs.get("body")
         self.fcgi_loader: Any = None                     # the interpreter namespace's loader (dispatcher)
+        # The running handler as (handler text, silent, directory): req.hlist is made from it when read.
+        self.fcgi_handler: Optional[tuple[str, int, Optional[str]]] = None
         self.fcgi_directives: Any = None
         self.fcgi_log: LogFunc = kwargs.get("log") or default_log
         self._redirector = redirector
         self._credentials = credentials
         self._auth_name = auth_name
         self._auth_type = auth_type
+
+    def _fcgi_hlist(self) -> object:
+        if self.fcgi_handler is None:
+            return None
+        text, silent, directory = self.fcgi_handler
+        # is_location only when read: deciding it resolves the request's paths, which few handlers need otherwise.
+        return _handler_entry(text, silent, int(self.fcgi_paths.mode == "location"), directory)
 
     def _new_server(self) -> Server:
         # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
@@ -169,3 +180,7 @@ class HandlerRequest(Request):
     def auth_type(self) -> Optional[str]:
         """AuthType of the block (the `AuthType` param the generated configuration sets), or None."""
         return self._auth_type
+
+
+# req.hlist values are immutable and the same few come back on every request: made once each.
+_handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)

@@ -158,7 +158,7 @@ class Request:
     phase = attribute[str](_preset, doc="the running phase, e.g. PythonHandler (dispatcher)")
     interpreter = attribute[str](_preset, doc="interpreter name (dispatcher); default server_hostname")
     extension = attribute[Optional[str]](_preset, doc="matched `| .ext` (dispatcher)")
-    hlist = attribute[object](_preset, doc="the handler list (dispatcher)")
+    hlist = attribute[object](lambda r: r._fcgi_hlist(), cached=False, doc="the handler list (dispatcher)")
     main = attribute[Optional["Request"]](_preset)
     prev = attribute[Optional["Request"]](_preset)
     next = attribute[Optional["Request"]](_preset)
@@ -189,7 +189,7 @@ class Request:
             "phase": phase,
             "interpreter": interpreter or (server.server_hostname if server is not None
                                            else self._params.get("SERVER_NAME")) or "main_interpreter",
-            "extension": None, "hlist": None, "main": None, "prev": None, "next": None,
+            "extension": None, "main": None, "prev": None, "next": None,
         }
         if server is not None:
             self._values["server"] = server
@@ -203,6 +203,10 @@ class Request:
     def _new_connection(self) -> Connection:
         """req.connection when none was given: over req.server, so connection.base_server is req.server."""
         return Connection(self._params, self.server, log=self._log)
+
+    def _fcgi_hlist(self) -> object:
+        """req.hlist when the dispatcher set none (fcgi_set): the dispatch layer's request computes it on demand."""
+        return None
 
     def fcgi_set_note(self, name: str, value: str) -> None:
         """Set a note the daemon itself makes (trusted text: no Latin-1 check, which handler values get)."""
