@@ -14,7 +14,9 @@ checked first. Every error still goes through the same checks and messages as th
 
 from __future__ import annotations
 
-from typing import Collection, Dict, List, Optional
+import functools
+from types import MappingProxyType
+from typing import Collection, List, Mapping, Optional
 
 from .constants import (
     DEFAULT_MAX_CONNS,
@@ -72,6 +74,17 @@ from .records import (
 from .state import INPUT_STREAMS, ROLE_RULES, RequestState
 
 DEFAULT_ROLES = frozenset({FCGI_RESPONDER, FCGI_AUTHORIZER})
+_KNOWN_ROLES = frozenset(ROLE_RULES)
+
+
+@functools.lru_cache(maxsize=64)
+def _management_values(max_conns: int, max_reqs: int) -> Mapping[bytes, bytes]:
+    """The variables FCGI_GET_VALUES can ask for (spec §4.1); read-only. We never multiplex: FCGI_MPXS_CONNS is 0."""
+    return MappingProxyType({
+        FCGI_MAX_CONNS: str(max_conns).encode("ascii"),
+        FCGI_MAX_REQS: str(max_reqs).encode("ascii"),
+        FCGI_MPXS_CONNS: b"0",
+    })
 
 
 class ServerConnection:
@@ -89,19 +102,16 @@ class ServerConnection:
         max_conns: int = DEFAULT_MAX_CONNS,
         max_reqs: int = DEFAULT_MAX_REQS,
     ) -> None:
-        unknown = set(roles) - set(ROLE_RULES)
-        if unknown:
-            raise ValueError(f"unknown FastCGI roles {sorted(unknown)}; known: {sorted(ROLE_RULES)}")
+        # One of these is made per connection (per request without FCGI_KEEP_CONN): the checks are set operations
+        # and the FCGI_GET_VALUES answers are shared between connections of the same settings.
+        self.roles: frozenset[int] = frozenset(roles)
+        if not self.roles <= _KNOWN_ROLES:
+            unknown = sorted(self.roles - _KNOWN_ROLES)
+            raise ValueError(f"unknown FastCGI roles {unknown}; known: {sorted(ROLE_RULES)}")
         if max_params_size < 0 or max_conns < 0 or max_reqs < 0:
             raise ValueError("max_params_size, max_conns and max_reqs cannot be negative")
-        self.roles: frozenset[int] = frozenset(roles)
         self.max_params_size: int = max_params_size
-        # Spec §4.1. We never multiplex, so FCGI_MPXS_CONNS is always "0".
-        self._values: Dict[bytes, bytes] = {
-            FCGI_MAX_CONNS: str(max_conns).encode("ascii"),
-            FCGI_MAX_REQS: str(max_reqs).encode("ascii"),
-            FCGI_MPXS_CONNS: b"0",
-        }
+        self._values: Mapping[bytes, bytes] = _management_values(max_conns, max_reqs)
         self._buffer = bytearray()
         self._outgoing: List[bytes] = []
         self._request: Optional[RequestState] = None
