@@ -410,7 +410,6 @@ _AFTER_DIRECTIVES = tuple(phase.directive for phase in (*phases_at(Placement.AFT
                                                          *phases_at(Placement.CLEANUP)))
 
 
-
 class CleanupPhase:
     """A request's PythonCleanupHandler chain, as an entry of the request pool's cleanups."""
 

@@ -19,7 +19,6 @@ Rule: what mod_python implements with Apache's own request processing is impleme
 from __future__ import annotations
 
 import functools
-
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
