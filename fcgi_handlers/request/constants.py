@@ -271,8 +271,11 @@ def effective_status(status: int) -> int:
 
 def status_line(status: int) -> str:
     """Apache's status line for `status` (`"404 Not Found"`); a code without one gives the 500 line."""
-    code = effective_status(status)
-    return f"{code} {REASON_PHRASES[code]}"
+    return _status_line_cache.get(status) or _status_line_cache[HTTP_INTERNAL_SERVER_ERROR]
+
+
+# Every response needs one: made once, not per response.
+_status_line_cache = {code: f"{code} {phrase}" for code, phrase in REASON_PHRASES.items()}
 
 
 

@@ -28,7 +28,7 @@ import time
 from email.utils import formatdate
 from typing import Iterable, Optional, Protocol, Sequence
 
-from .constants import M_TRACE, METHOD_NUMBERS, REASON_PHRASES, status_line
+from .constants import M_TRACE, METHOD_NUMBERS, status_line
 from .exceptions import InvalidResponseHeader
 from .table import latin1_text, table, wire_text
 
@@ -40,7 +40,6 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # every C0 control but HTAB, and DEL
 _NOT_COPIED = frozenset({"status", "transfer-encoding"})
 _BODYLESS_STATUSES = frozenset({204, 304})  # AP_STATUS_IS_HEADER_ONLY: no error page, headers kept
-_STATUS_LINES = {code: status_line(code) for code in REASON_PHRASES}  # made once, not per response
 
 
 class Sink(Protocol):
@@ -55,7 +54,7 @@ def wire_status(status: int, line: Optional[str]) -> str:
         if _CONTROL.search(line):
             raise InvalidResponseHeader("status line", line)
         return line
-    return _STATUS_LINES.get(status) or status_line(status)
+    return status_line(status)
 
 
 def header_line(name: str, value: str) -> str:
