@@ -203,11 +203,7 @@ class Dispatcher:
         internal redirect's target)."""
         if len(req.fcgi_cleanups) != 1:
             return True
-        added = req.fcgi_added
-        for directive in _AFTER_DIRECTIVES:
-            if directive in directives.configured_phases or added.get(directive):
-                return True
-        return False
+        return any(_may_have_handlers(req, directive, directives) for directive in _AFTER_DIRECTIVES)
 
     def after_response(self, req: HandlerRequest, directives: Directives, *, phases: bool = True) -> None:
         """The log phase, then the request pool's cleanups, newest first: the `req.register_cleanup()` callbacks and
@@ -228,9 +224,7 @@ class Dispatcher:
     def _run_request_phases(self, req: HandlerRequest, directives: Directives) -> int:
         """The phases up to the content; the result that decides the response."""
         result = DECLINED
-        configured = directives.configured_phases
-        added = req.fcgi_added  # a handler may add to a later phase: read it again for every phase
-        if configured == _CONTENT_ONLY and not added and self._content_shortcut:
+        if directives.configured_phases == _CONTENT_ONLY and not req.fcgi_added and self._content_shortcut:
             # The common block (a PythonHandler and nothing else): every phase before the content declines at once
             # and only the fixup phase's SetHandler has an effect, so go straight to it (same result, fewer steps).
             req.handler = CONFIGURED_HANDLER
@@ -243,7 +237,7 @@ class Dispatcher:
                 req.handler = CONFIGURED_HANDLER
             if phase.handler_names and req.handler not in phase.handler_names:
                 return DECLINED  # Apache would pick another handler for the content: its default one
-            if phase.directive not in configured and not added.get(phase.directive):
+            if not _may_have_handlers(req, phase.directive, directives):  # read per phase: handlers add to later ones
                 # No handlers: the phase gives DECLINED (run_phase's own first test), with no authen check to make.
                 result = DECLINED
                 if phase.placement is Placement.CONTENT:
@@ -260,7 +254,7 @@ class Dispatcher:
 
     def run_phase(self, req: HandlerRequest, phase: Phase, directives: Directives) -> int:
         """Run `phase`'s handler chain (DECLINED when it has none, as Apache skips the hook)."""
-        if phase.directive not in directives.configured_phases and not req.fcgi_added.get(phase.directive):
+        if not _may_have_handlers(req, phase.directive, directives):
             return DECLINED  # the common case for most phases: nothing configured, nothing added
         extension = self._extension(req, phase, directives)
         handlers = directives.handlers_for(phase, extension)
@@ -404,6 +398,12 @@ class Dispatcher:
 
 
 _CONTENT_ONLY = frozenset({CONTENT.directive})
+
+
+def _may_have_handlers(req: HandlerRequest, directive: str, directives: Directives) -> bool:
+    """The quick test before a phase: handlers configured for it (plain or `| .ext`) or added by a handler. False
+    means the phase declines at once; True may still find no list for this request's extension."""
+    return directive in directives.configured_phases or bool(req.fcgi_added.get(directive))
 
 # The phases `after_response` runs: the log phase, then (as the request's pool cleanup) the cleanup phase.
 _AFTER_DIRECTIVES = tuple(phase.directive for phase in (*phases_at(Placement.AFTER_RESPONSE),
