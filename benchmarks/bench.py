@@ -199,9 +199,13 @@ def run(args: argparse.Namespace) -> list[Result]:
     return [results[t] for t in TARGETS if t in results]
 
 
-def ratio(results: Sequence[Result], target: str, anchor: str) -> Optional[float]:
+def _pair(results: Sequence[Result], target: str, anchor: str) -> tuple[Optional[Result], Optional[Result]]:
     by_name = {r.target: r for r in results}
-    a, b = by_name.get(target), by_name.get(anchor)
+    return by_name.get(target), by_name.get(anchor)
+
+
+def ratio(results: Sequence[Result], target: str, anchor: str) -> Optional[float]:
+    a, b = _pair(results, target, anchor)
     if a is None or b is None or a.rps is None or not b.rps:
         return None
     return a.rps / b.rps
@@ -209,8 +213,7 @@ def ratio(results: Sequence[Result], target: str, anchor: str) -> Optional[float
 
 def round_ratios(results: Sequence[Result], target: str, anchor: str) -> list[float]:
     """target/anchor req/s round by round (the rounds are interleaved, so each pair shared the machine's mood)."""
-    by_name = {r.target: r for r in results}
-    a, b = by_name.get(target), by_name.get(anchor)
+    a, b = _pair(results, target, anchor)
     if a is None or b is None:
         return []
     return [x / y for x, y in zip(a.rounds_rps, b.rounds_rps) if y]
