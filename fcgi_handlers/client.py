@@ -13,7 +13,7 @@ import selectors
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from fcgi_handlers.protocol import (
     FCGI_AUTHORIZER,
@@ -106,16 +106,31 @@ def fcgi_request(
         parts.append(conn.send_stdin(_REQUEST_ID, b"", end=True))
     if role == FCGI_FILTER:
         parts.append(conn.send_data(_REQUEST_ID, data, end=True))
-    stdout: List[bytes] = []
-    stderr: List[bytes] = []
-    for event in _exchange(address, conn, b"".join(parts), lambda event: isinstance(event, RequestEnded), timeout):
-        if isinstance(event, StdoutReceived):
-            stdout.append(event.data)
-        elif isinstance(event, StderrReceived):
-            stderr.append(event.data)
-        elif isinstance(event, RequestEnded):
-            return FCGIResult(b"".join(stdout), b"".join(stderr), event.app_status, event.protocol_status)
-    raise ProtocolError("no FCGI_END_REQUEST in the answer")  # not reached: _exchange stops at FCGI_END_REQUEST
+    events = _exchange(address, conn, b"".join(parts), lambda event: isinstance(event, RequestEnded), timeout)
+    result = Answer().feed(events)
+    if result is None:
+        raise ProtocolError("no FCGI_END_REQUEST in the answer")  # not reached: _exchange stops at FCGI_END_REQUEST
+    return result
+
+
+class Answer:
+    """One request's answer gathered from client events: ``feed()`` returns it once FCGI_END_REQUEST came."""
+
+    def __init__(self) -> None:
+        self._stdout: List[bytes] = []
+        self._stderr: List[bytes] = []
+
+    def feed(self, events: Iterable[ClientEvent]) -> Optional[FCGIResult]:
+        """Take ``events`` up to FCGI_END_REQUEST (the answer, leaving the rest unread); None if it has not come."""
+        for event in events:
+            if isinstance(event, StdoutReceived):
+                self._stdout.append(event.data)
+            elif isinstance(event, StderrReceived):
+                self._stderr.append(event.data)
+            elif isinstance(event, RequestEnded):
+                return FCGIResult(b"".join(self._stdout), b"".join(self._stderr), event.app_status,
+                                  event.protocol_status)
+        return None
 
 
 def get_values(address: Address, names: Iterable[StrOrBytes], timeout: float = 10.0) -> Dict[bytes, bytes]:

@@ -10,16 +10,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import List, Mapping, Optional
+from typing import Mapping, Optional
 
-from fcgi_handlers.client import STDIN_RECORD_SIZE, FCGIResult, connect
-from fcgi_handlers.protocol import (
-    FCGI_RESPONDER,
-    ClientConnection,
-    RequestEnded,
-    StderrReceived,
-    StdoutReceived,
-)
+from fcgi_handlers.client import STDIN_RECORD_SIZE, Answer, FCGIResult, connect
+from fcgi_handlers.protocol import FCGI_RESPONDER, ClientConnection
 
 
 class KeptConnection:
@@ -72,19 +66,14 @@ class KeptConnection:
     def read_answer(self) -> FCGIResult:
         sock = self._socket()
         deadline = time.monotonic() + self.timeout
-        stdout: List[bytes] = []
-        stderr: List[bytes] = []
+        answer = Answer()
         while time.monotonic() < deadline:
             chunk = sock.recv(65536)
             if not chunk:
                 raise ConnectionError("the daemon closed the kept connection before END_REQUEST")
-            for event in self._proto.receive_data(chunk):
-                if isinstance(event, StdoutReceived):
-                    stdout.append(event.data)
-                elif isinstance(event, StderrReceived):
-                    stderr.append(event.data)
-                elif isinstance(event, RequestEnded):
-                    return FCGIResult(b"".join(stdout), b"".join(stderr), event.app_status, event.protocol_status)
+            result = answer.feed(self._proto.receive_data(chunk))
+            if result is not None:
+                return result
         raise TimeoutError(f"no answer within {self.timeout} s")
 
     def at_eof(self, timeout: float, reset_ok: bool = True) -> bool:
