@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,8 @@ from fcgi_handlers.apacheconf import mod_python_block_to_daemon
 pytestmark = pytest.mark.e2e
 
 F = TypeVar("F", bound=Callable[..., object])
-TRACE_DIR = Path("/tmp/fcgi-handlers-e2e-phase-traces")
+# One per test run (two runs on one host must not share it); made at import because the snippets name it.
+TRACE_DIR = Path(tempfile.mkdtemp(prefix="fcgi-handlers-e2e-phase-traces-"))
 COMPARED_HEADERS = ("Content-Type", "Location")
 TRACE_WAIT = 10.0  # seconds the daemon's after-response work may take to reach the trace file
 

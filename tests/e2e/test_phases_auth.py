@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Optional
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.e2e
 
 NO_AUTH_BASIC = tuple(name for name in BASE_MODULES if name != "auth_basic")
 COMPARED = ("Content-Type", "Location", "WWW-Authenticate", "X-Auth-Error")
-HTPASSWD = Path("/tmp/fcgi-handlers-e2e-phases.htpasswd")
+# One per test run (two runs on one host must not share it); made at import because a snippet names it.
+HTPASSWD = Path(tempfile.mkdtemp(prefix="fcgi-handlers-e2e-htpasswd-")) / "phases.htpasswd"
 
 
 def credentials(user: str, password: str) -> dict[str, str]:
@@ -168,12 +170,12 @@ def test_debug_traceback_page(pair: tuple[ApacheServer, ApacheServer], request: 
 
 CHALLENGE = block("/pa-shared/", authz=False)
 PROVIDER = block("/pa-provider/", authz=False)
-AUTHZ_ONLY = """<Location "/pa-authz/">
+AUTHZ_ONLY = f"""<Location "/pa-authz/">
     SetHandler mod_python
     AuthType Basic
     AuthName "realm two"
     AuthBasicProvider file
-    AuthUserFile /tmp/fcgi-handlers-e2e-phases.htpasswd
+    AuthUserFile {HTPASSWD}
     Require valid-user
     PythonAuthzHandler phases_auth
     PythonHandler phases_auth
@@ -183,10 +185,12 @@ AUTHZ_ONLY = """<Location "/pa-authz/">
 @pytest.fixture(scope="module", autouse=True)
 def htpasswd() -> Iterator[Path]:
     digest = base64.b64encode(hashlib.sha1(b"eggs").digest()).decode()
+    HTPASSWD.parent.chmod(0o755)  # Apache's children (www-data under root) read the file
     HTPASSWD.write_text(f"spam:{{SHA}}{digest}\nbob:{{SHA}}{digest}\n")
     HTPASSWD.chmod(0o644)
     yield HTPASSWD
     HTPASSWD.unlink(missing_ok=True)
+    HTPASSWD.parent.rmdir()
 
 
 @pytest.mark.apache.with_args(lambda b: mod_python_block_to_daemon(CHALLENGE, b.daemon))
