@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import pytest
 
 from e2e.harness import ApacheServer, ManagedProcess, free_port, make_run_dir, remove_run_dir, start_daemon
-from fcgi_handlers.apacheconf import Backend
+from fcgi_handlers.apache import Backend
 
 pytestmark = pytest.mark.e2e
 

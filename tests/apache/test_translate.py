@@ -1,4 +1,4 @@
-"""The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apacheconf).
+"""The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apache).
 
 Expected merges follow mod_python's rules (reference/mod_python-behaviour.md §1.1, §2): handler lists in one section
 append, PythonOption and flags take the last value, a section nested inside another is its own scope.
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from fcgi_handlers.apacheconf import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
 
-from .test_apacheconf import parse
+from .test_config import parse
 
 BACKEND = Backend(port=9123)
 

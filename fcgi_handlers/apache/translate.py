@@ -2,32 +2,26 @@
 
 Rule: Python* directives become FastCGI params through `SetEnv` (mod_proxy_fcgi passes the whole `subprocess_env`;
 reference/apache-fastcgi.md §1.2), merged as mod_python merges them within one section; `SetHandler mod_python`
-becomes the proxy route; auth handlers go through mod_authnz_fcgi (see `apacheconf`'s module docstring). Two
+becomes the proxy route; auth handlers go through mod_authnz_fcgi (see `config`'s module docstring). Two
 params carry what Apache would not send otherwise: `CGIPassAuth On` (mod_python always sees `Authorization`; Apache
 hands it to a FastCGI backend only with it) and, in a `<Directory>`, `PythonDirectory` (the section's path, which
-mod_python reports as `req.hlist.directory`). Everything here is pure text in, text out; `apacheconf` re-exports the
-public names.
+mod_python reports as `req.hlist.directory`). Everything here is pure text in, text out.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from .apacheconf import (AuthnMode, Backend, Route, UnsupportedDirective, _env_name, auth_provider_lines,
-                         authn_lines, authz_lines, quote, setenvif_line)
+from ..dispatch.directives import AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, STRING_DIRECTIVES
+from ..dispatch.phases import PHASES
+from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
+                     env_name, quote, setenvif_line)
 
 
-# mod_python directives that become one FastCGI param each, value kept as written. Handler lists are merged separately.
-_PLAIN_DIRECTIVES = ("PythonPath", "PythonInterpreter", "PythonHandlerModule")
-_FLAG_DIRECTIVES = ("PythonDebug", "PythonAutoReload", "PythonEnablePdb", "PythonInterpPerDirectory",
-                    "PythonInterpPerDirective")
-# Phase handlers allowed in a directory-level block (reference/mod_python-behaviour.md §1.3); the daemon runs them
-# around the content handler.
-_PHASE_DIRECTIVES = (
-    "PythonHeaderParserHandler", "PythonInitHandler", "PythonAccessHandler", "PythonAuthenHandler",
-    "PythonAuthzHandler", "PythonTypeHandler", "PythonFixupHandler", "PythonHandler", "PythonLogHandler",
-    "PythonCleanupHandler",
-)
+# mod_python directives that become one FastCGI param each, value kept as written; the names are the dispatch
+# layer's, which reads them. Handler lists are merged separately.
+_PLAIN_DIRECTIVES = (*STRING_DIRECTIVES, HANDLER_MODULE)
+_FLAG_DIRECTIVES = FLAG_DIRECTIVES
 # Why each of the rest cannot be carried by a block sent to the daemon.
 _UNSUPPORTED = {
     "pythonpostreadrequesthandler": "is server-level: a server-level `SetEnv PythonPostReadRequestHandler ...` has "
@@ -40,6 +34,8 @@ _UNSUPPORTED = {
     "pythonimport": "is server-wide: give the daemon `--import MODULE[::FUNC] [INTERPRETER]`",
     "pythonoptimize": "is server-wide; start the daemon's Python with -OO instead",
 }
+# Phase handlers allowed in a directory-level block; the server-level ones are in _UNSUPPORTED.
+_PHASE_DIRECTIVES = tuple(phase.directive for phase in PHASES if phase.directive.lower() not in _UNSUPPORTED)
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
 
@@ -166,7 +162,7 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
         translated = _translate(name, args)
         if plan.active and lowered in ("authname", "authtype") and args:
             # For req.auth_name()/auth_type(): Apache does not send them.
-            translated.append(("AuthName" if lowered == "authname" else "AuthType", "", [args[0]], True))
+            translated.append((AUTH_PARAMS[0] if lowered == "authname" else AUTH_PARAMS[1], "", [args[0]], True))
         for key, extension, values, replace in translated:
             if key not in params:
                 params[key] = {}
@@ -180,9 +176,9 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
         elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
-    if params and directory is not None and "PythonDirectory" not in params:
-        params["PythonDirectory"] = {"": [directory]}   # Apache does not send the section's path
-        slots.append((True, "PythonDirectory"))
+    if params and directory is not None and DIRECTORY_PARAM not in params:
+        params[DIRECTORY_PARAM] = {"": [directory]}   # Apache does not send the section's path
+        slots.append((True, DIRECTORY_PARAM))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
         slots.append((False, "CGIPassAuth On"))
@@ -331,4 +327,4 @@ def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: boo
 
 
 def _setenv(key: str, value: str) -> str:
-    return f"SetEnv {_env_name(key)} {quote(value)}"
+    return f"SetEnv {env_name(key)} {quote(value)}"
