@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
+from fcgi_handlers.apache.config import AuthnMode
 from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir,
                                          remove_run_dir, start_daemon, write_tree)
 
@@ -85,10 +86,11 @@ class Workspace:
         return section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
 
 
-def daemon_block(block: str, backend: Backend) -> tuple[Optional[str], Optional[str]]:
+def daemon_block(block: str, backend: Backend,
+                 authn: AuthnMode = "check-authn") -> tuple[Optional[str], Optional[str]]:
     """(translated block, None) or (None, why it cannot be translated)."""
     try:
-        return mod_python_block_to_daemon(block, backend), None
+        return mod_python_block_to_daemon(block, backend, server_name="localhost", authn=authn), None
     except (UnsupportedDirective, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -190,7 +192,7 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     for scenario in scenarios:
         block = workspace.block(scenario)
         oracle_blocks[scenario.oracle_mpm].append(block)
-        translated, error = daemon_block(block, backend)
+        translated, error = daemon_block(block, backend, scenario.authn)
         if translated is not None:
             daemon_blocks.append(translated)
         else:

@@ -19,6 +19,8 @@ import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Mapping, Optional, Sequence, Union
 
+from fcgi_handlers.apache.config import AuthnMode
+
 Body = Union[bytes, Callable[[], bytes]]
 Container = Literal["Location", "Directory"]
 ReasonKind = Literal["mod_python bug", "FastCGI limit", "improvement"]
@@ -48,13 +50,15 @@ def improvement(text: str) -> Reason:
 
 @dataclass(frozen=True)
 class Expect:
-    """An assertion on one answer: status, headers (None: must be absent), exact body, or parts of the body."""
+    """An assertion on one answer: status, headers (None: must be absent) or parts of them, exact body, or parts of the
+    body."""
 
     status: Optional[int] = None
     headers: Mapping[str, Optional[str]] = field(default_factory=dict)
     body: Optional[bytes] = None
     contains: Sequence[bytes] = ()
     lacks: Sequence[bytes] = ()
+    header_parts: Sequence[tuple[str, str]] = ()    # (name, text): the header's values, joined by ", ", contain text
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Scenario:
     intended_difference: Optional[Reason] = None    # the calls with a `daemon` expectation may differ
     oracle_mpm: Literal["prefork", "event"] = "prefork"   # Debian's mod_python in a threaded MPM shows thread races
     known_mismatch: str = ""    # the diagnosis of a mismatch left for the lead: still counted and reported as one
+    authn: AuthnMode = "check-authn"    # how the converter carries auth handlers (see mod_python_to_daemon)
     description: str = ""
 
     @property

@@ -1,0 +1,96 @@
+"""mod_python's own test suite as a conformance area: every per-request test of its `test/test.py`, accounted for.
+
+`UPSTREAM` lists every `PerRequestTestCase.test_*` method of mod_python 3.5's test/test.py in upstream's order, each
+either run (its scenario, built in `upstream_request`/`upstream_modules`) or left out with the reason. A test is left
+out only when it cannot be answered by a handler behind mod_proxy_fcgi (it needs Apache's filters, the raw
+connection or server-level configuration that one `<Location>`/`<Directory>` block cannot carry) or when upstream
+itself does not run it. `corpus()` refuses a catalogue whose scenarios and entries disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..scenario import Scenario
+from . import upstream_modules, upstream_request
+from .upstream_common import AREA, scenario_name, upstream_conditions
+
+__all__ = ["AREA", "SCENARIOS", "UPSTREAM", "UpstreamTest", "upstream_conditions"]
+
+FILTERS = "an Apache filter: filters run inside Apache's output chain, which a FastCGI backend never sees"
+SERVER_LEVEL = ("needs server-level directives of its own virtual host ({what}), which a scenario's one "
+                "<Location>/<Directory> block cannot carry")
+
+
+@dataclass(frozen=True)
+class UpstreamTest:
+    """One upstream per-request test: the scenario that runs it, or why it is left out."""
+
+    test: str
+    excluded: str = ""
+
+    @property
+    def scenario(self) -> Optional[str]:
+        return None if self.excluded else scenario_name(self.test)
+
+
+def _run(*tests: str) -> list[UpstreamTest]:
+    return [UpstreamTest(test) for test in tests]
+
+
+UPSTREAM: list[UpstreamTest] = [
+    *_run("test_req_document_root", "test_req_add_handler", "test_req_add_bad_handler",
+          "test_req_add_empty_handler_string", "test_req_add_handler_empty_phase", "test_req_add_handler_directory",
+          "test_accesshandler_add_handler_to_empty_hl", "test_req_allow_methods", "test_req_unauthorized",
+          "test_req_get_basic_auth_pw", "test_req_auth_type", "test_req_requires", "test_req_internal_redirect",
+          "test_req_construct_url", "test_req_read", "test_req_readline", "test_req_readlines",
+          "test_req_discard_request_body", "test_req_register_cleanup", "test_req_headers_out", "test_req_sendfile",
+          "test_req_sendfile2", "test_req_sendfile3", "test_req_handler", "test_req_no_cache",
+          "test_req_update_mtime", "test_util_redirect"),
+    UpstreamTest("test_req_server_get_config", SERVER_LEVEL.format(what="PythonDebug On at the virtual host, "
+                                                                         "Off in the block")),
+    UpstreamTest("test_req_server_get_options", SERVER_LEVEL.format(what="PythonOption at the virtual host, "
+                                                                          "overridden in the block")),
+    *_run("test_fileupload", "test_fileupload_embedded_cr", "test_fileupload_split_boundary", "test_sys_argv"),
+    UpstreamTest("test_PythonOption", "not in upstream's own suite (testPerRequestTests leaves it out), and it "
+                                      "reads the main server's PythonOption"),
+    *_run("test_PythonOption_override", "test_PythonOption_remove", "test_PythonOption_remove2",
+          "test_interpreter_per_directive", "test_interpreter_per_directory", "test_util_fieldstorage"),
+    UpstreamTest("test_postreadrequest", SERVER_LEVEL.format(what="PythonPostReadRequestHandler")),
+    UpstreamTest("test_trans", SERVER_LEVEL.format(what="PythonTransHandler")),
+    UpstreamTest("test_import", SERVER_LEVEL.format(what="PythonImport; the daemon's equivalent is --import")),
+    UpstreamTest("test_outputfilter", "PythonOutputFilter is " + FILTERS),
+    UpstreamTest("test_req_add_output_filter", "req.add_output_filter adds " + FILTERS),
+    UpstreamTest("test_req_register_output_filter", "req.register_output_filter registers " + FILTERS),
+    UpstreamTest("test_connectionhandler", "PythonConnectionHandler handles the raw client connection, which only "
+                                           "Apache holds"),
+    UpstreamTest("test_internal", SERVER_LEVEL.format(what="ServerAdmin, ServerPath, ErrorLog, Timeout and "
+                                                           "KeepAlive values its in-process checks compare")),
+    *_run("test_pipe_ext", "test_wsgihandler", "test_wsgihandler_location", "test_cgihandler", "test_psphandler",
+          "test_psp_parser", "test_psp_error", "test_Cookie_Cookie", "test_Cookie_MarshalCookie",
+          "test_Session_Session", "test_Session_illegal_sid", "test_files_directive", "test_none_handler",
+          "test_server_return", "test_phase_status", "test_publisher", "test_publisher_auth_nested",
+          "test_publisher_auth_method_nested", "test_publisher_auth_digest", "test_publisher_security"),
+    UpstreamTest("test_publisher_iterator", "disabled in upstream's own suite (commented out of "
+                                            "testPerRequestTests)"),
+    *_run("test_publisher_hierarchy", "test_publisher_old_style_instance", "test_publisher_instance"),
+    UpstreamTest("test_publisher_cache", "disabled in upstream's own suite: its reload timing is unreliable under "
+                                         "prefork and worker"),
+    UpstreamTest("test_server_side_include", "server-side includes run in mod_include's output filter, inside "
+                                             "Apache; req.ssi_globals cannot reach it"),
+    *_run("test_memory"),
+]
+
+SCENARIOS: list[Scenario] = [*upstream_request.SCENARIOS, *upstream_modules.SCENARIOS]
+
+
+def _check() -> None:
+    """Every scenario has its catalogue entry and every run entry its scenario, once each."""
+    run = [entry.scenario for entry in UPSTREAM if entry.scenario is not None]
+    names = [scenario.name for scenario in SCENARIOS]
+    tests = [entry.test for entry in UPSTREAM]
+    if sorted(run) != sorted(names) or len(set(tests)) != len(tests):
+        raise ValueError(f"mod_python test suite catalogue and scenarios disagree: {sorted(set(run) ^ set(names))}")
+
+
+_check()
