@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
-from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
-                                   REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
-from ..dispatch.phases import PHASES
+from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, DIRECTORY_SLASH_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE,
+                                   LOCATION_PARAM, NO_SETHANDLER_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM,
+                                   STRING_DIRECTIVES)
+from ..dispatch.phases import PHASES, Placement
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
 
@@ -38,6 +39,14 @@ _UNSUPPORTED = {
 # Phase handlers allowed in a directory-level block; the server-level ones are in _UNSUPPORTED.
 _PHASE_DIRECTIVES = tuple(phase.directive for phase in PHASES if phase.directive.lower() not in _UNSUPPORTED)
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
+# Phase handlers mod_python runs for every request of a block, whatever its handler: a block with one of these and
+# no `SetHandler mod_python` still goes to the daemon (NO_SETHANDLER_PARAM says the handler is Apache's own).
+_EVERY_REQUEST_PHASES = frozenset(phase.directive for phase in PHASES
+                                  if phase.placement is not Placement.CONTENT and phase.directive in _PHASE_DIRECTIVES
+                                  and phase.placement is not Placement.APACHE_AUTH)
+# Phases the daemon runs before the content handler whatever the auth mode: mod_dir's trailing-slash redirect must
+# come after them (see DIRECTORY_SLASH_PARAM).
+_EMULATED_PHASES = frozenset(phase.directive for phase in PHASES if phase.placement is Placement.BEFORE_CONTENT)
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
 
 
@@ -120,6 +129,7 @@ def _auth_target(backend: Backend, auth: Optional[Backend], authn: AuthnMode) ->
 # Require forms that need Apache to know the user: emulated auth phases take their place.
 _USER_REQUIRES = ("valid-user", "user", "group")
 _AUTH_HANDLERS = ("pythonauthenhandler", "pythonauthzhandler")
+_AUTH_DIRECTIVES = ("PythonAuthenHandler", "PythonAuthzHandler")
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
                      tuple(raw for raw, words in logical if words and words[0].lower() == "require"))
     slots: list[tuple[bool, str]] = []     # (is a key of `params`, text): a key stands for its final SetEnv line
     params: dict[str, dict[str, list[str]]] = {}   # param -> extension ("" for none) -> values
-    placed = False
+    placed = routed = every_request = False   # every_request: all the block's requests go to the daemon
     for raw, words in logical:
         if not words or words[0].startswith("#"):
             slots.append((False, raw))
@@ -192,9 +202,21 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             placed = True
             slots += [(False, line) for line in plan.lines()]
         if lowered in ("sethandler", "addhandler") and args and args[0].lower() in _MOD_PYTHON_HANDLERS:
+            routed, every_request = True, every_request or lowered == "sethandler"
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
         elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
+    if not routed and any(key in _EVERY_REQUEST_PHASES for key in params):
+        every_request = True
+        slots.append((False, _route_line("SetHandler", ["mod_python"], backend, use_proxypass)))
+        params[NO_SETHANDLER_PARAM] = {"": ["On"]}
+        slots.append((True, NO_SETHANDLER_PARAM))
+    emulated = _EMULATED_PHASES | (set(_AUTH_DIRECTIVES) if plan.active and plan.target is None else set())
+    if (every_request and not use_proxypass and "directoryslash" not in names
+            and any(key in emulated for key in params)):
+        # mod_dir would redirect before the daemon runs the block's early phase handlers: the daemon does it after.
+        slots += [(False, "DirectorySlash Off"),
+                  (False, f'SetEnvIfExpr "-d %{{REQUEST_FILENAME}}" {quote(DIRECTORY_SLASH_PARAM + "=On")}')]
     if params:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
         for key, value in context.params(requires):

@@ -51,6 +51,15 @@ SERVER_NAME_PARAM = "PythonServerName"
 # The block's Require lines, in order: `PythonRequire.1`, `PythonRequire.2`, ... each the arguments of one line as
 # written, for req.requires().
 REQUIRE_PREFIX = "PythonRequire."
+# Set (to "On") on a block that has phase handlers but no `SetHandler mod_python`: mod_python runs a block's phase
+# handlers for every request in it, so the translation routes such a block to the daemon too, and the content then
+# goes to Apache's default handler unless a phase handler makes mod_python the request's handler (req.handler).
+NO_SETHANDLER_PARAM = "PythonNoSetHandler"
+# Set (to "On") when the request names a directory and the block leaves mod_dir's trailing-slash redirect to the
+# daemon: Apache makes it at the end of the fixup phase, after mod_python's phase handlers, which may end the
+# request first (DONE); the translation turns `DirectorySlash` off and passes this instead, so the daemon redirects
+# after running them, as Apache would.
+DIRECTORY_SLASH_PARAM = "PythonDirectorySlash"
 HANDLER_MODULE = "PythonHandlerModule"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
@@ -178,6 +187,7 @@ class Directives:
     auth_name: Optional[str] = None
     auth_type: Optional[str] = None
     directory: Optional[str] = None     # the <Directory> the block came from (req.hlist.directory), with a slash
+    sets_handler: bool = True           # False: no SetHandler mod_python in the block (NO_SETHANDLER_PARAM)
 
     def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
         """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
@@ -262,7 +272,7 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                 raise DirectiveError(f"{name} needs a value")
             strings[name] = value
             config.append((name, value))
-        elif name in AUTH_PARAMS or name == DIRECTORY_PARAM:
+        elif name in AUTH_PARAMS or name in (DIRECTORY_PARAM, NO_SETHANDLER_PARAM):
             strings[name] = value
         elif name.startswith(OPTION_PREFIX):
             key = name[len(OPTION_PREFIX):]
@@ -279,7 +289,8 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                       interpreter=strings.get("PythonInterpreter"), config=tuple(config),
                       options=tuple(options.items()), interp_per_directory=flags["PythonInterpPerDirectory"],
                       auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None,
-                      directory=_directory(strings.get(DIRECTORY_PARAM)))
+                      directory=_directory(strings.get(DIRECTORY_PARAM)),
+                      sets_handler=NO_SETHANDLER_PARAM not in strings)
 
 
 def _directory(path: Optional[str]) -> Optional[str]:

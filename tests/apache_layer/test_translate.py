@@ -24,8 +24,27 @@ def setenv(lines: list[str]) -> dict[str, str]:
 
 
 def test_handler_lists_append_within_a_block() -> None:
-    lines = mod_python_to_daemon(["PythonHandler a b", "PythonFixupHandler f", "pythonhandler c::fn"], BACKEND)
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonHandler a b", "PythonFixupHandler f",
+                                  "pythonhandler c::fn"], BACKEND)
     assert setenv(lines) == {"PythonHandler": "a b c::fn", "PythonFixupHandler": "f"}
+
+
+@pytest.mark.parametrize("directive", ["PythonFixupHandler f", "PythonAccessHandler a", "PythonLogHandler l",
+                                       "PythonCleanupHandler c", "PythonHeaderParserHandler h"])
+def test_phase_handlers_without_sethandler_still_reach_the_daemon(directive: str) -> None:
+    # mod_python runs them for every request of the block; the daemon hands the content back to Apache's default
+    # handler unless one of them makes mod_python the request's handler.
+    lines = mod_python_to_daemon([directive, "PythonHandler p"], BACKEND, container="Directory")
+    assert lines.count(f'SetHandler "{BACKEND.handler_name()}"') == 1
+    assert setenv(lines)["PythonNoSetHandler"] == "On"
+
+
+@pytest.mark.parametrize("block", [["PythonHandler p"], ["SetHandler mod_python", "PythonFixupHandler f"],
+                                   ["AddHandler mod_python .py", "PythonFixupHandler f"]])
+def test_no_extra_route_for_a_block_that_names_mod_python_or_has_no_phase_handler(block: list[str]) -> None:
+    lines = mod_python_to_daemon(block, BACKEND, container="Directory")
+    assert "PythonNoSetHandler" not in setenv(lines)
+    assert sum(line.startswith(("SetHandler", "AddHandler", "ProxyPass")) for line in lines) == (len(block) - 1)
 
 
 def test_options_and_flags_take_the_last_value() -> None:
@@ -39,8 +58,8 @@ def test_options_and_flags_take_the_last_value() -> None:
 
 
 def test_extension_lists_are_carried_as_written() -> None:
-    lines = mod_python_to_daemon(["PythonHandler pub | .py", "PythonHandler more | .py", "PythonHandler pub more |"
-                                  " .psp", "PythonFixupHandler f"], BACKEND)
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonHandler pub | .py", "PythonHandler more | .py",
+                                  "PythonHandler pub more | .psp", "PythonFixupHandler f"], BACKEND)
     assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
 
 
