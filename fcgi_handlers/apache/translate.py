@@ -14,7 +14,7 @@ from typing import Iterable, Optional, Sequence
 
 from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, DIRECTORY_SLASH_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE,
                                    LOCATION_PARAM, NO_SETHANDLER_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM,
-                                   STRING_DIRECTIVES)
+                                   SERVER_SCOPE_PREFIX, STRING_DIRECTIVES)
 from ..dispatch.phases import PHASES, Placement
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
@@ -42,12 +42,15 @@ _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 # Phase handlers mod_python runs for every request of a block, whatever its handler: a block with one of these and
 # no `SetHandler mod_python` still goes to the daemon (NO_SETHANDLER_PARAM says the handler is Apache's own).
 _EVERY_REQUEST_PHASES = frozenset(phase.directive for phase in PHASES
-                                  if phase.placement is not Placement.CONTENT and phase.directive in _PHASE_DIRECTIVES
-                                  and phase.placement is not Placement.APACHE_AUTH)
+                                  if phase.placement not in (Placement.CONTENT, Placement.APACHE_AUTH))
+# Server-level phases: valid in a <VirtualHost>, where their SetEnv has the daemon run them for every request.
+_SERVER_PHASES = {name.lower(): name for name in ("PythonPostReadRequestHandler", "PythonTransHandler")}
+_SERVER_SECTIONS = ("virtualhost",)
 # Phases the daemon runs before the content handler whatever the auth mode: mod_dir's trailing-slash redirect must
 # come after them (see DIRECTORY_SLASH_PARAM).
 _EMULATED_PHASES = frozenset(phase.directive for phase in PHASES if phase.placement is Placement.BEFORE_CONTENT)
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
+_HANDLER_DIRECTIVES = frozenset(name.lower() for name in (*_PHASE_DIRECTIVES, HANDLER_MODULE))
 
 
 def split_arguments(line: str) -> list[str]:
@@ -188,7 +191,7 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             continue
         name, args = words[0], words[1:]
         lowered = name.lower()
-        translated = _translate(name, args)
+        translated = _translate(name, args, server=container.lower() in _SERVER_SECTIONS)
         if plan.active and lowered in ("authname", "authtype") and args:
             # For req.auth_name()/auth_type(): Apache does not send them.
             translated.append((AUTH_PARAMS[0] if lowered == "authname" else AUTH_PARAMS[1], "", [args[0]], True))
@@ -225,7 +228,9 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
                 slots.append((True, key))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
-        slots.append((False, "CGIPassAuth On"))
+        # CGIPassAuth is a directory-level directive: a server section carries it in a <Location "/"> of its own.
+        slots += ([(False, line) for line in ('<Location "/">', "    CGIPassAuth On", "</Location>")]
+                  if container.lower() in _SERVER_SECTIONS else [(False, "CGIPassAuth On")])
     setter = setenvif_line if plan.target is not None else _setenv
     converted = [setter(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
     return converted, plan.target is not None
@@ -328,11 +333,22 @@ def _is_python_directive(name: str) -> bool:
     return name.lower() in _CANONICAL or name.lower() == "pythonoption" or name.lower() in _UNSUPPORTED
 
 
-def _translate(name: str, args: list[str]) -> list[tuple[str, str, list[str], bool]]:
-    """(param name, extension, values, replace?) for one mod_python directive; [] for any other directive."""
+def _translate(name: str, args: list[str], *, server: bool = False) -> list[tuple[str, str, list[str], bool]]:
+    """(param name, extension, values, replace?) for one mod_python directive; [] for any other directive. In a
+    server section (`server`), the server-level phases are allowed and every non-handler directive is passed a second
+    time under SERVER_SCOPE_PREFIX, for req.server's own tables."""
     lowered = name.lower()
+    if server and lowered in _SERVER_PHASES:
+        return _handler_params(_SERVER_PHASES[lowered], args)
     if lowered in _UNSUPPORTED:
         raise UnsupportedDirective(f"{name} {_UNSUPPORTED[lowered]}")
+    found = _translate_directive(name, lowered, args)
+    if server and found and lowered not in _HANDLER_DIRECTIVES:
+        found += [(SERVER_SCOPE_PREFIX + key, ext, values, replace) for key, ext, values, replace in found]
+    return found
+
+
+def _translate_directive(name: str, lowered: str, args: list[str]) -> list[tuple[str, str, list[str], bool]]:
     if lowered == "pythonoption":
         if len(args) not in (1, 2):
             raise ValueError(f"PythonOption takes a key and an optional value: {args!r}")

@@ -1,7 +1,8 @@
 """The conformance report: a Markdown and an HTML table of every scenario, the totals, and the docs summary.
 
 The table has one row per scenario: its name, area, mod_python's answer, the daemon's answer and the verdict. Below
-it, every intended difference with its reason, and every mismatch with what differed. `docs/conformance.md` holds only
+it, mod_python's own test suite test by test (`suite`), every intended difference with its reason, and every
+mismatch with what differed. `docs/conformance.md` holds only
 what should be committed: totals by area, the intended differences and the open mismatches, no timings or paths, so
 regenerating it changes it only when a verdict changes. The last line printed is the totals line CI greps for.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from . import suite
 from .compare import View, differences
 from .judge import Outcome, Result
 
@@ -121,8 +123,8 @@ def markdown(results: Sequence[Result], runtime: float) -> str:
     for r in results:
         lines.append(f"| `{r.scenario.name}` | {r.scenario.area} | {_md_cell(answer(r.mod_python))} | "
                      f"{_md_cell(answer(r.daemon))} | {MARKS[r.outcome]} | {_md_cell(differing(r))} |")
-    lines += ["", "## Intended differences", "", *intended_list(results), "", "## Mismatches", "",
-              *mismatch_list(results), "", totals(results).line(), ""]
+    lines += ["", *suite.table(results), "## Intended differences", "", *intended_list(results), "",
+              "## Mismatches", "", *mismatch_list(results), "", totals(results).line(), ""]
     return "\n".join(lines)
 
 
@@ -190,7 +192,7 @@ def docs_summary(results: Sequence[Result]) -> str:
         "## Intended differences", "",
         "Each scenario asserts the daemon's answer, and what mod_python's answer shows; the daemon does not "
         "reproduce a mod_python bug.", "",
-        *intended_list(results), "", "## Mismatches", "",
+        *intended_list(results), "", *suite.table(results), "## Mismatches", "",
         "Each is left for the lead with its diagnosis; none is hidden from the totals.", "",
         *mismatch_list(results, details=False), "", totals(results).line(), ""])
 

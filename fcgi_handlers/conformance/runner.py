@@ -80,10 +80,16 @@ class Workspace:
                 self.write_handler(name, text, scenario)
 
     def block(self, scenario: Scenario) -> str:
-        """The scenario's mod_python block, as real mod_python reads it."""
+        """The scenario's mod_python block, as real mod_python reads it (inside its own name-based virtual host
+        `localhost` when it has server lines; its Apache has a default virtual host first, `DEFAULT_HOST`, as
+        mod_python's test suite has other tests' hosts, and the scenario's calls name their host)."""
         tokens = self.tokens(scenario)
         where = scenario.url if scenario.container == "Location" else tokens["dir"]
-        return section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
+        block = section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
+        if not scenario.server:
+            return block
+        inner = ["ServerName localhost", *(fill(line, tokens) for line in scenario.server), *block.splitlines()]
+        return "\n".join(["<VirtualHost *:*>", *("    " + line for line in inner), "</VirtualHost>"])
 
 
 def daemon_block(block: str, backend: Backend,
@@ -190,6 +196,8 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     daemon_blocks: list[str] = []
     errors: dict[str, str] = {}
     for scenario in scenarios:
+        if scenario.server:
+            continue  # started on its own (run_own_servers)
         block = workspace.block(scenario)
         oracle_blocks[scenario.oracle_mpm].append(block)
         translated, error = daemon_block(block, backend, scenario.authn)
@@ -217,7 +225,9 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     return Stack(workspace, oracle, daemon_apache, daemon, backend, threaded, errors)
 
 
-def run_scenario(stack: Stack, scenario: Scenario) -> Result:
+def run_scenario(stack: Stack, scenario: Scenario, factory: Optional[ApacheFactory] = None) -> Result:
+    if scenario.server and factory is not None:
+        return run_own_servers(stack, scenario, factory)
     roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
     oracle = stack.oracle_for(scenario)
     theirs = run_side(stack.workspace, oracle, Side(oracle.port, roots), scenario)
@@ -229,6 +239,34 @@ def run_scenario(stack: Stack, scenario: Scenario) -> Result:
     return judge(scenario, theirs, ours)
 
 
+# The first virtual host of an Apache that serves a scenario with server lines: the connection's base server.
+DEFAULT_HOST = "<VirtualHost *:*>\n    ServerName default.invalid\n</VirtualHost>"
+
+
+def run_own_servers(stack: Stack, scenario: Scenario, factory: ApacheFactory) -> Result:
+    """A scenario with its own virtual host: its own pair of Apaches (the shared daemon), stopped afterwards."""
+    roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
+    block = stack.workspace.block(scenario)
+    python_path = [f"PythonPath \"['{stack.workspace.handlers}'] + sys.path\""]
+    oracle = factory.start([DEFAULT_HOST, block], name=f"mod_python-{scenario.name}", mpm=scenario.oracle_mpm, modules=["python"],
+                           global_lines=python_path, docroot=stack.workspace.docroot)
+    try:
+        theirs = run_side(stack.workspace, oracle, Side(oracle.port, roots), scenario)
+    finally:
+        oracle.stop()
+    translated, error = daemon_block(block, stack.backend, scenario.authn)
+    ours_side = Side(0, roots)
+    if translated is None:
+        return judge(scenario, theirs, SideRun(ours_side, config_error=error or "untranslatable"))
+    front = factory.start([DEFAULT_HOST, translated], name=f"daemon-{scenario.name}", backend=stack.backend,
+                          docroot=stack.workspace.docroot)
+    try:
+        ours = run_side(stack.workspace, front, Side(front.port, roots), scenario, [stack.daemon.log_path])
+    finally:
+        front.stop()
+    return judge(scenario, theirs, ours)
+
+
 def run_corpus(scenarios: Sequence[Scenario], *, keep: bool = False) -> Iterator[Result]:
     """Start everything, yield each scenario's result in order, stop everything (also on an exception)."""
     workspace = Workspace(make_run_dir("conformance"))
@@ -237,7 +275,7 @@ def run_corpus(scenarios: Sequence[Scenario], *, keep: bool = False) -> Iterator
     try:
         stack = start_stack(scenarios, factory, workspace)
         for scenario in scenarios:
-            yield run_scenario(stack, scenario)
+            yield run_scenario(stack, scenario, factory)
     finally:
         factory.stop_all()
         if stack is not None:

@@ -113,6 +113,8 @@ class Scenario:
     oracle_mpm: Literal["prefork", "event"] = "prefork"   # Debian's mod_python in a threaded MPM shows thread races
     known_mismatch: str = ""    # the diagnosis of a mismatch left for the lead: still counted and reported as one
     authn: AuthnMode = "check-authn"    # how the converter carries auth handlers (see mod_python_to_daemon)
+    # Directives of the scenario's own virtual host, around its block; such a scenario gets its own pair of Apaches.
+    server: Sequence[str] = ()
     description: str = ""
 
     @property

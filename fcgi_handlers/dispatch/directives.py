@@ -60,6 +60,10 @@ NO_SETHANDLER_PARAM = "PythonNoSetHandler"
 # request first (DONE); the translation turns `DirectorySlash` off and passes this instead, so the daemon redirects
 # after running them, as Apache would.
 DIRECTORY_SLASH_PARAM = "PythonDirectorySlash"
+# The virtual host's own directives, apart from the merged ones every block inherits: `PythonServer.PythonDebug`,
+# `PythonServer.PythonOption.<key>` ..., which the translation of a <VirtualHost> sets beside them, for
+# req.server.get_config() and get_options() (mod_python's server-scope tables).
+SERVER_SCOPE_PREFIX = "PythonServer."
 HANDLER_MODULE = "PythonHandlerModule"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
@@ -298,3 +302,30 @@ def _directory(path: Optional[str]) -> Optional[str]:
     if not path:
         return None
     return path if path.endswith("/") else path + "/"
+
+
+ScopeTables = Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str], ...]]
+
+
+def server_scope(params: Mapping[str, str]) -> Optional[ScopeTables]:
+    """The virtual host's own (config, options) pairs from `SERVER_SCOPE_PREFIX` params; None when there are none
+    (the block's translation passed no server scope). Flags read as "1"/"0", empty options are dropped."""
+    items = tuple((name[len(SERVER_SCOPE_PREFIX):], value) for name, value in params.items()
+                  if name.startswith(SERVER_SCOPE_PREFIX))
+    return _parse_scope(items) if items else None
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_scope(items: Tuple[Tuple[str, str], ...]) -> ScopeTables:
+    config: Dict[str, str] = {}
+    options: Dict[str, str] = {}
+    for name, value in items:
+        if name.startswith(OPTION_PREFIX):
+            options.pop(name[len(OPTION_PREFIX):], None)
+            if value:
+                options[name[len(OPTION_PREFIX):]] = value
+        elif name in FLAG_DIRECTIVES:
+            config[name] = "1" if parse_flag(name, value) else "0"
+        elif name in STRING_DIRECTIVES:
+            config[name] = value
+    return tuple(config.items()), tuple(options.items())

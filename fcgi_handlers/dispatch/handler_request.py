@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol
 from urllib.parse import unquote
 
-from ..request.connection import Cleanup, LogFunc, Server, default_log
+from ..request.connection import Cleanup, Connection, LogFunc, Server, default_log
 from ..request.table import table
 from ..request.params import CGI_VARIABLES
 from ..request.request import Request
-from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec
+from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec, server_scope
 from .phases import BY_DIRECTIVE, Placement
 
 
@@ -134,10 +134,23 @@ class HandlerRequest(Request):
         return _handler_entry(text, silent, int(self.fcgi_paths.mode == "location"), directory)
 
     def _new_server(self) -> Server:
-        # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
-        # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
-        return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
-                      child_cleanups=self._child_cleanups)
+        # req.server.get_config()/get_options() are mod_python's server-scope tables: the virtual host's own lines,
+        # when the translation of its <VirtualHost> passed them (server_scope). Otherwise Apache sent one merged set
+        # of params: every option is the block's (req.get_options()) and the server's options are empty.
+        scope = server_scope(self.fcgi_params)
+        if scope is None:
+            return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
+                          child_cleanups=self._child_cleanups)
+        return Server(self.fcgi_params, config=table._from_trusted(scope[0]), options=table._from_trusted(scope[1]),
+                      log=self.fcgi_log, child_cleanups=self._child_cleanups)
+
+    def _new_connection(self) -> Connection:
+        # connection.base_server is the server the connection's address chose, before the Host header picked the
+        # virtual host: its tables are not the virtual host's (mod_python's test_req_server_get_options).
+        if server_scope(self.fcgi_params) is None:
+            return super()._new_connection()
+        base = Server(self.fcgi_params, log=self.fcgi_log, child_cleanups=self._child_cleanups)
+        return Connection(self.fcgi_params, base, log=self.fcgi_log)
 
     def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:  # noqa: A002 - mod_python
         """Add `handler` to `phase`: to the running list for the current phase, else after its configured ones."""

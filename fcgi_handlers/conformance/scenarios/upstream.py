@@ -47,17 +47,13 @@ UPSTREAM: list[UpstreamTest] = [
           "test_req_discard_request_body", "test_req_register_cleanup", "test_req_headers_out", "test_req_sendfile",
           "test_req_sendfile2", "test_req_sendfile3", "test_req_handler", "test_req_no_cache",
           "test_req_update_mtime", "test_util_redirect"),
-    UpstreamTest("test_req_server_get_config", SERVER_LEVEL.format(what="PythonDebug On at the virtual host, "
-                                                                         "Off in the block")),
-    UpstreamTest("test_req_server_get_options", SERVER_LEVEL.format(what="PythonOption at the virtual host, "
-                                                                          "overridden in the block")),
+    *_run("test_req_server_get_config", "test_req_server_get_options"),
     *_run("test_fileupload", "test_fileupload_embedded_cr", "test_fileupload_split_boundary", "test_sys_argv"),
     UpstreamTest("test_PythonOption", "not in upstream's own suite (testPerRequestTests leaves it out), and it "
                                       "reads the main server's PythonOption"),
     *_run("test_PythonOption_override", "test_PythonOption_remove", "test_PythonOption_remove2",
           "test_interpreter_per_directive", "test_interpreter_per_directory", "test_util_fieldstorage"),
-    UpstreamTest("test_postreadrequest", SERVER_LEVEL.format(what="PythonPostReadRequestHandler")),
-    UpstreamTest("test_trans", SERVER_LEVEL.format(what="PythonTransHandler")),
+    *_run("test_postreadrequest", "test_trans"),
     UpstreamTest("test_import", SERVER_LEVEL.format(what="PythonImport; the daemon's equivalent is --import")),
     UpstreamTest("test_outputfilter", "PythonOutputFilter is " + FILTERS),
     UpstreamTest("test_req_add_output_filter", "req.add_output_filter adds " + FILTERS),

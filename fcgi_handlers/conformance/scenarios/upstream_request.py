@@ -7,7 +7,7 @@ root, the handler compares it with the scenario's directory, the block's `<Direc
 """
 from __future__ import annotations
 
-from ..scenario import Call, Expect, handler, improvement, mod_python_bug
+from ..scenario import Call, Expect, fastcgi_limit, handler, improvement, mod_python_bug
 from .bodies import FORM_TYPES
 from .upstream_common import TEST_OK, basic, up
 
@@ -171,6 +171,37 @@ FILES_DIRECTORY = handler('''wanted = "{dir}/"
 got = str(req.hlist.directory)
 req.write("test ok" if got.upper() == wanted.upper() else "test failed: %s" % got)
 return apache.OK''', name="show")
+SERVER_CONFIG = handler('''server_debug = req.server.get_config().get("PythonDebug", "0")
+block_debug = req.get_config().get("PythonDebug", "0")
+ok = (server_debug, block_debug) == ("1", "0")
+req.write("test ok" if ok else "test failed: server %r, block %r" % (server_debug, block_debug))
+return apache.OK''', name="config")
+SERVER_OPTIONS = handler('''wanted = [
+    ("apache.main_server", apache.main_server.get_options(), {"global": None, "override": None}),
+    ("connection.base_server", req.connection.base_server.get_options(), {"global": None, "override": None}),
+    ("req.server", req.server.get_options(), {"global": "1", "override": "1"}),
+    ("req", req.get_options(), {"global": "1", "override": "2", "local": "1"}),
+]
+wrong = ["%s: %s=%r" % (where, key, options.get(key)) for where, options, expected in wanted
+         for key, value in expected.items() if options.get(key) != value]
+req.write("test ok" if not wrong else "test failed: " + ", ".join(wrong))
+return apache.OK''', name="options")
+POST_READ = handler('''req.log_error("postreadrequest")
+req.add_common_vars()
+req.subprocess_env["TEST1"] = "\'"
+req.subprocess_env["TEST2"] = \'"\'
+req.log_error("subprocess_env = %s" % req.subprocess_env)
+req.log_error("subprocess_env.values() = %s" % list(req.subprocess_env.values()))
+for value in req.subprocess_env.values():
+    req.log_error("VALUE = %s" % value)
+for item in req.subprocess_env.items():
+    req.log_error("ITEM = %s" % (item,))
+req.log_error("SCRIPT_FILENAME = %s" % req.subprocess_env.get("SCRIPT_FILENAME"))
+req.log_error("SCRIPT_FILENAME = %s" % req.subprocess_env["SCRIPT_FILENAME"])
+req.write("test ok")
+return apache.DONE''', name="postread")
+TRANS = handler('req.filename = "{dir}/tests.py"\nreturn apache.OK', name="trans")
+TRANS_FILE = {"tests.py": b" # the first line of the file the trans handler maps every request to\n"}
 SERVER_RETURN = handler("raise apache.SERVER_RETURN(apache.OK)", name="first") + '''
 
 def second(req):
@@ -219,6 +250,10 @@ ALLOW_BUG = mod_python_bug(
 REQUIRES_BUG = mod_python_bug(
     "mod_python 3.5 built for Apache 2.4 has no req.requires(), which its documentation lists (upstream runs this "
     "test only before Apache 2.4)")
+BEFORE_TYPES = fastcgi_limit(
+    "Apache's type checker (mod_mime) runs before a request reaches the daemon, so an answer a PostReadRequest "
+    "handler sends without a content type gets mod_mime's guess from the file name; mod_python answers before the "
+    "type checker runs and sends none")
 FIELDS_STR = b"[Field('spam', '1'), Field('spam', '2'), Field('eggs', '3'), Field('bacon', '4')]"
 FIELDS_BYTES = b"[Field(b'spam', b'1'), Field(b'spam', b'2'), Field(b'eggs', b'3'), Field(b'bacon', b'4')]"
 AUTH_DUMMY = ("AuthName blah", "AuthType dummy", "Require valid-user")
@@ -345,6 +380,23 @@ SCENARIOS = [
                    "</Files>"),
        known="a <Files> section inside a <Directory> reports the directory as req.hlist.directory in mod_python; "
              "the converter passes no directory for it (the section's origin is item 5 of issue 11)"),
+    up("test_req_server_get_config", SERVER_CONFIG, Call("tests.py", expect=TEST_OK), server=("PythonDebug On",),
+       directives=("SetHandler mod_python", "PythonHandler {mod}::config", "PythonDebug Off")),
+    up("test_req_server_get_options", SERVER_OPTIONS, Call("tests.py", expect=TEST_OK),
+       server=("PythonDebug Off", "PythonOption global 1", "PythonOption override 1"),
+       directives=("SetHandler mod_python", "PythonHandler {mod}::options", "PythonOption local 1",
+                   "PythonOption override 2", "PythonDebug On")),
+    up("test_postreadrequest", POST_READ,
+       Call("tests.py", expect=Expect(body=b"test ok", headers={"Content-Type": None}),
+            daemon=Expect(status=200, body=b"test ok", headers={"Content-Type": "text/x-python"})),
+       intended=BEFORE_TYPES, stated=[(TEST_OK,)],
+       server=("SetHandler mod_python", "PythonPostReadRequestHandler {mod}::postread", "PythonDebug On"),
+       directives=("PythonDebug On",), note="upstream's virtual host has no <Directory>; the scenario's block only "
+                                             "repeats PythonDebug"),
+    up("test_trans", TRANS, Call("anything", expect=Expect(contains=[b" #"])),
+       server=("SetHandler mod_python", "PythonTransHandler {mod}::trans", "PythonDebug On"),
+       directives=("PythonDebug On",), files=TRANS_FILE,
+       note="the trans handler maps every request to the scenario's tests.py (upstream's: the document root's)"),
     up("test_none_handler", "from mod_python import apache\n\nnone_handler = None\n", Call("tests.py", status=500),
        handler="none_handler"),
     up("test_server_return", SERVER_RETURN, Call("tests.py", expect=TEST_OK),
