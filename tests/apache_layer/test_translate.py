@@ -187,3 +187,45 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
 def test_a_block_without_mod_python_directives_gets_no_params() -> None:
     block = '<Location "/static/">\nRequire all granted\n</Location>'
     assert "SetEnv" not in mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")
+
+
+VHOST = """<VirtualHost *:*>
+    ServerName localhost
+    SetHandler mod_python
+    PythonDebug On
+    PythonOption global 1
+    PythonPostReadRequestHandler m::early
+    PythonTransHandler m::trans
+    <Directory "/srv/x">
+        PythonHandler m::h
+        PythonDebug Off
+    </Directory>
+</VirtualHost>"""
+
+
+def test_a_virtual_hosts_own_directives_are_passed_twice_merged_and_as_its_scope() -> None:
+    text = mod_python_block_to_daemon(VHOST, BACKEND)
+    outer = [line.strip() for line in text.splitlines() if line.startswith("    ") and not line.startswith("        ")]
+    found = setenv(outer)
+    assert found["PythonDebug"] == found["PythonServer.PythonDebug"] == "On"
+    assert found["PythonOption.global"] == found["PythonServer.PythonOption.global"] == "1"
+    # server-level phases are valid here, and handler lists are not scoped
+    assert (found["PythonPostReadRequestHandler"], found["PythonTransHandler"]) == ("m::early", "m::trans")
+    assert not any(key.startswith("PythonServer.Python") and key.endswith("Handler") for key in found)
+    # CGIPassAuth is directory-level: a <Location "/"> of the virtual host carries it
+    assert '<Location "/">' in outer and "CGIPassAuth On" not in outer
+
+
+def test_server_level_phases_stay_refused_in_a_directory_block() -> None:
+    with pytest.raises(UnsupportedDirective, match="PythonTransHandler is server-level"):
+        mod_python_to_daemon(["SetHandler mod_python", "PythonTransHandler m::t"], BACKEND, container="Directory")
+
+
+def test_directory_slash_moves_to_the_daemon_when_it_emulates_early_phases() -> None:
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonFixupHandler f"], BACKEND, container="Directory")
+    assert "DirectorySlash Off" in lines
+    assert 'SetEnvIfExpr "-d %{REQUEST_FILENAME}" "PythonDirectorySlash=On"' in lines
+    for block in (["SetHandler mod_python", "PythonHandler h"], ["AddHandler mod_python .py", "PythonFixupHandler f"],
+                  ["SetHandler mod_python", "PythonFixupHandler f", "DirectorySlash On"]):
+        assert not any("DirectorySlash" in line and "Off" in line for line in mod_python_to_daemon(
+            block, BACKEND, container="Directory")), block
