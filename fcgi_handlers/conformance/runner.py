@@ -86,7 +86,7 @@ class Workspace:
         tokens = self.tokens(scenario)
         where = scenario.url if scenario.container == "Location" else tokens["dir"]
         block = section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
-        if not scenario.server:
+        if not scenario.own_servers:
             return block
         inner = ["ServerName localhost", *(fill(line, tokens) for line in scenario.server), *block.splitlines()]
         return "\n".join(["<VirtualHost *:*>", *("    " + line for line in inner), "</VirtualHost>"])
@@ -196,7 +196,7 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     daemon_blocks: list[str] = []
     errors: dict[str, str] = {}
     for scenario in scenarios:
-        if scenario.server:
+        if scenario.own_servers:
             continue  # started on its own (run_own_servers)
         block = workspace.block(scenario)
         oracle_blocks[scenario.oracle_mpm].append(block)
@@ -226,7 +226,7 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
 
 
 def run_scenario(stack: Stack, scenario: Scenario, factory: Optional[ApacheFactory] = None) -> Result:
-    if scenario.server and factory is not None:
+    if scenario.own_servers and factory is not None:
         return run_own_servers(stack, scenario, factory)
     roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
     oracle = stack.oracle_for(scenario)
@@ -247,24 +247,42 @@ def run_own_servers(stack: Stack, scenario: Scenario, factory: ApacheFactory) ->
     """A scenario with its own virtual host: its own pair of Apaches (the shared daemon), stopped afterwards."""
     roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
     block = stack.workspace.block(scenario)
-    python_path = [f"PythonPath \"['{stack.workspace.handlers}'] + sys.path\""]
-    oracle = factory.start([DEFAULT_HOST, block], name=f"mod_python-{scenario.name}", mpm=scenario.oracle_mpm, modules=["python"],
-                           global_lines=python_path, docroot=stack.workspace.docroot)
+    tokens = stack.workspace.tokens(scenario)
+    imports = [fill(spec, tokens) for spec in scenario.imports]
+    python_path = [f"PythonPath \"['{stack.workspace.handlers}'] + sys.path\"", *(f"PythonImport {spec}" for spec in imports)]
+    oracle = factory.start([DEFAULT_HOST, block], name=f"mod_python-{scenario.name}", mpm=scenario.oracle_mpm,
+                           modules=["python"], global_lines=python_path, docroot=stack.workspace.docroot)
     try:
         theirs = run_side(stack.workspace, oracle, Side(oracle.port, roots), scenario)
     finally:
         oracle.stop()
-    translated, error = daemon_block(block, stack.backend, scenario.authn)
-    ours_side = Side(0, roots)
+    daemon, backend = stack.daemon, stack.backend
+    if imports:
+        logs = stack.workspace.logs / scenario.name
+        logs.mkdir(exist_ok=True)
+        backend = Backend(port=free_port())
+        daemon = start_daemon(backend.port, logs, handlers_dir=stack.workspace.handlers,
+                              extra_args=["--path", str(stack.workspace.docroot),
+                                          *(arg for spec in imports for arg in ("--import", spec))])
+    try:
+        return judge(scenario, theirs, _daemon_side(stack, scenario, factory, block, backend, daemon))
+    finally:
+        if daemon is not stack.daemon:
+            daemon.stop()
+
+
+def _daemon_side(stack: Stack, scenario: Scenario, factory: ApacheFactory, block: str, backend: Backend,
+                 daemon: ManagedProcess) -> SideRun:
+    roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
+    translated, error = daemon_block(block, backend, scenario.authn)
     if translated is None:
-        return judge(scenario, theirs, SideRun(ours_side, config_error=error or "untranslatable"))
-    front = factory.start([DEFAULT_HOST, translated], name=f"daemon-{scenario.name}", backend=stack.backend,
+        return SideRun(Side(0, roots), config_error=error or "untranslatable")
+    front = factory.start([DEFAULT_HOST, translated], name=f"daemon-{scenario.name}", backend=backend,
                           docroot=stack.workspace.docroot)
     try:
-        ours = run_side(stack.workspace, front, Side(front.port, roots), scenario, [stack.daemon.log_path])
+        return run_side(stack.workspace, front, Side(front.port, roots), scenario, [daemon.log_path])
     finally:
         front.stop()
-    return judge(scenario, theirs, ours)
 
 
 def run_corpus(scenarios: Sequence[Scenario], *, keep: bool = False) -> Iterator[Result]:

@@ -115,6 +115,13 @@ class Scenario:
     authn: AuthnMode = "check-authn"    # how the converter carries auth handlers (see mod_python_to_daemon)
     # Directives of the scenario's own virtual host, around its block; such a scenario gets its own pair of Apaches.
     server: Sequence[str] = ()
+    # PythonImport arguments (`MODULE[::FUNC] INTERPRETER`) at the server level; the daemon's side gets them as
+    # `--import` of a daemon of its own. Such a scenario also gets its own pair of Apaches.
+    imports: Sequence[str] = ()
+
+    @property
+    def own_servers(self) -> bool:
+        return bool(self.server or self.imports)
     description: str = ""
 
     @property

@@ -33,8 +33,9 @@ current_interpreter: ContextVar[Optional[str]] = ContextVar("fcgi_handlers_inter
 @dataclass
 class WorkerState:
     loader: Loader
-    # apache.main_server: the main server record; outside Apache only its documented defaults and empty tables.
-    main_server: Server = field(default_factory=lambda: Server({}))
+    # apache.main_server: the main server record; outside Apache only its documented defaults and empty tables,
+    # which code may fill, as a PythonImport'ed function does in mod_python's test suite (they are the worker's own).
+    main_server: Server = field(default_factory=lambda: Server({}, shared_tables=True))
     interpreter: str = MAIN_INTERPRETER
     workers: int = 1
     threads: int = 1

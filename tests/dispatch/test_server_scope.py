@@ -47,3 +47,9 @@ def test_without_a_server_scope_the_server_has_no_options(harness: Harness) -> N
     name = harness.module(SHOW)
     result = harness.request({"PythonHandler": name, "PythonDebug": "On", "PythonOption.local": "1"})
     assert result.body == repr(["1", "1", [], [("local", "1")], [], []]).encode()
+
+
+def test_the_main_servers_tables_are_the_workers_own() -> None:
+    state = runtime.WorkerState(loader=None)  # type: ignore[arg-type]
+    state.main_server.get_options()["set by an import"] = "1"
+    assert state.main_server.get_options()["set by an import"] == "1"

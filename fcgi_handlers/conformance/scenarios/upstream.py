@@ -54,7 +54,7 @@ UPSTREAM: list[UpstreamTest] = [
     *_run("test_PythonOption_override", "test_PythonOption_remove", "test_PythonOption_remove2",
           "test_interpreter_per_directive", "test_interpreter_per_directory", "test_util_fieldstorage"),
     *_run("test_postreadrequest", "test_trans"),
-    UpstreamTest("test_import", SERVER_LEVEL.format(what="PythonImport; the daemon's equivalent is --import")),
+    *_run("test_import"),
     UpstreamTest("test_outputfilter", "PythonOutputFilter is " + FILTERS),
     UpstreamTest("test_req_add_output_filter", "req.add_output_filter adds " + FILTERS),
     UpstreamTest("test_req_register_output_filter", "req.register_output_filter registers " + FILTERS),

@@ -202,6 +202,22 @@ req.write("test ok")
 return apache.DONE''', name="postread")
 TRANS = handler('req.filename = "{dir}/tests.py"\nreturn apache.OK', name="trans")
 TRANS_FILE = {"tests.py": b" # the first line of the file the trans handler maps every request to\n"}
+IMPORT_TEST = handler('''copies = [os.path.normpath(entry) for entry in sys.path].count(os.path.dirname(__file__))
+failed = [what for what, ok in (("the handler directory is %d times on sys.path" % copies, copies == 1),
+                                ("the imported module is not in sys.modules", "cf_up_import_dummy" in sys.modules),
+                                ("dummymodule::function not executed",
+                                 "dummymodule::function" in apache.main_server.get_options())) if not ok]
+req.write("test failed: " + "; ".join(failed) if failed else "test ok")
+return apache.OK''', imports="import os\nimport sys", name="import_test")
+IMPORTED = '''from mod_python import apache
+
+apache.log_error("dummymodule / %s" % apache.interpreter)
+
+
+def function():
+    apache.log_error("dummymodule::function / %s" % apache.interpreter)
+    apache.main_server.get_options()["dummymodule::function"] = "1"
+'''
 SERVER_RETURN = handler("raise apache.SERVER_RETURN(apache.OK)", name="first") + '''
 
 def second(req):
@@ -397,6 +413,13 @@ SCENARIOS = [
        server=("SetHandler mod_python", "PythonTransHandler {mod}::trans", "PythonDebug On"),
        directives=("PythonDebug On",), files=TRANS_FILE,
        note="the trans handler maps every request to the scenario's tests.py (upstream's: the document root's)"),
+    up("test_import", IMPORT_TEST, Call("tests.py", expect=TEST_OK), handler="import_test",
+       imports=("cf_up_import_dummy localhost", "cf_up_import_dummy::function localhost"),
+       modules={"cf_up_import_dummy": IMPORTED},
+       note="PythonImport into the virtual host's interpreter; the daemon's side is a daemon started with --import",
+       known="the import and its function run, but the daemon's named interpreters are module namespaces of one "
+             "process whose imports go through its restricted finders: sys.path does not list the handler directory "
+             "and sys.modules is the process's, not the interpreter's (a design decision for the lead)"),
     up("test_none_handler", "from mod_python import apache\n\nnone_handler = None\n", Call("tests.py", status=500),
        handler="none_handler"),
     up("test_server_return", SERVER_RETURN, Call("tests.py", expect=TEST_OK),
