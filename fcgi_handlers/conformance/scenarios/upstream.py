@@ -3,8 +3,8 @@
 `UPSTREAM` lists every `PerRequestTestCase.test_*` method of mod_python 3.5's test/test.py in upstream's order, each
 either run (its scenario, built in `upstream_request`/`upstream_modules`) or left out with the reason. A test is left
 out only when it cannot be answered by a handler behind mod_proxy_fcgi (it needs Apache's filters, the raw
-connection or server-level configuration that one `<Location>`/`<Directory>` block cannot carry) or when upstream
-itself does not run it. `corpus()` refuses a catalogue whose scenarios and entries disagree.
+connection, or records Apache never sends) or when upstream itself does not run it. Tests that configure their
+virtual host (server-level directives, PythonImport) run with a virtual host of their own (`Scenario.server`). `corpus()` refuses a catalogue whose scenarios and entries disagree.
 """
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from .upstream_common import AREA, scenario_name, upstream_conditions
 __all__ = ["AREA", "SCENARIOS", "UPSTREAM", "UpstreamTest", "upstream_conditions"]
 
 FILTERS = "an Apache filter: filters run inside Apache's output chain, which a FastCGI backend never sees"
-SERVER_LEVEL = ("needs server-level directives of its own virtual host ({what}), which a scenario's one "
-                "<Location>/<Directory> block cannot carry")
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,11 @@ UPSTREAM: list[UpstreamTest] = [
     UpstreamTest("test_req_register_output_filter", "req.register_output_filter registers " + FILTERS),
     UpstreamTest("test_connectionhandler", "PythonConnectionHandler handles the raw client connection, which only "
                                            "Apache holds"),
-    UpstreamTest("test_internal", SERVER_LEVEL.format(what="ServerAdmin, ServerPath, ErrorLog, Timeout and "
-                                                           "KeepAlive values its in-process checks compare")),
+    UpstreamTest("test_internal", "its in-process checks read what Apache keeps to itself: the error log file, "
+                                  "read back by the handler, and the server and connection records (defn_name, "
+                                  "defn_line_number, error_fname, loglevel, keep-alive settings and counters, "
+                                  "request limits), which no FastCGI backend receives; its portable parts (tables, "
+                                  "request members) are the request API and tables areas"),
     *_run("test_pipe_ext", "test_wsgihandler", "test_wsgihandler_location", "test_cgihandler", "test_psphandler",
           "test_psp_parser", "test_psp_error", "test_Cookie_Cookie", "test_Cookie_MarshalCookie",
           "test_Session_Session", "test_Session_illegal_sid", "test_files_directive", "test_none_handler",
