@@ -266,6 +266,10 @@ ALLOW_BUG = mod_python_bug(
 REQUIRES_BUG = mod_python_bug(
     "mod_python 3.5 built for Apache 2.4 has no req.requires(), which its documentation lists (upstream runs this "
     "test only before Apache 2.4)")
+NAMESPACES = improvement(
+    "named interpreters are module namespaces of one Python interpreter, so C extensions that cannot load into "
+    "sub-interpreters work in every PythonInterpreter; sys.modules is therefore the process's, and a module "
+    "PythonImport'ed into a named interpreter is found by that interpreter's imports, not in sys.modules")
 BEFORE_TYPES = fastcgi_limit(
     "Apache's type checker (mod_mime) runs before a request reaches the daemon, so an answer a PostReadRequest "
     "handler sends without a content type gets mod_mime's guess from the file name; mod_python answers before the "
@@ -413,13 +417,12 @@ SCENARIOS = [
        server=("SetHandler mod_python", "PythonTransHandler {mod}::trans", "PythonDebug On"),
        directives=("PythonDebug On",), files=TRANS_FILE,
        note="the trans handler maps every request to the scenario's tests.py (upstream's: the document root's)"),
-    up("test_import", IMPORT_TEST, Call("tests.py", expect=TEST_OK), handler="import_test",
+    up("test_import", IMPORT_TEST, Call("tests.py", expect=TEST_OK, daemon=Expect(
+        status=200, body=b"test failed: the imported module is not in sys.modules")), handler="import_test",
+       intended=NAMESPACES, stated=[(TEST_OK,)],
        imports=("cf_up_import_dummy localhost", "cf_up_import_dummy::function localhost"),
        modules={"cf_up_import_dummy": IMPORTED},
-       note="PythonImport into the virtual host's interpreter; the daemon's side is a daemon started with --import",
-       known="the import and its function run, but the daemon's named interpreters are module namespaces of one "
-             "process whose imports go through its restricted finders: sys.path does not list the handler directory "
-             "and sys.modules is the process's, not the interpreter's (a design decision for the lead)"),
+       note="PythonImport into the virtual host's interpreter; the daemon's side is a daemon started with --import"),
     up("test_none_handler", "from mod_python import apache\n\nnone_handler = None\n", Call("tests.py", status=500),
        handler="none_handler"),
     up("test_server_return", SERVER_RETURN, Call("tests.py", expect=TEST_OK),
