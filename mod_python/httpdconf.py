@@ -4,7 +4,7 @@ Rule: `str(obj)` is the configuration text and `repr(obj)` the Python expression
 mod_python, so scripts and test suites that write their Apache configuration with these classes render the same
 text: `Directive(name, value)` is one line, `ContainerTag(tag, attr, args)` a `<Tag attr> ... </Tag>` section
 indented by two, `Container(*items)` a plain sequence, `Comment(text)` `# ` lines; backslashes become slashes unless
-`flipslash=0`. Each directive class mod_python defines (`Listen("8080")`, `PythonHandler("mod::fn")`, ...) is
+`flipslash=0` (in `repr` too, inside the value only, so a value holding a quote still round-trips). Each directive class mod_python defines (`Listen("8080")`, `PythonHandler("mod::fn")`, ...) is
 declared below as a name in a table.
 
 `Container(..., only_if=...)` renders only when its condition holds. mod_python `eval`s a string there; this module
@@ -31,6 +31,12 @@ def _flip(text: str, flipslash: int) -> str:
     return text.replace("\\", "/") if flipslash else text
 
 
+def _flipped(value: Any, flipslash: int) -> Any:
+    # repr() flips the value, not the expression: mod_python flipped the backslashes of the repr's own escapes,
+    # which breaks any value holding a quote.
+    return _flip(value, flipslash) if isinstance(value, str) else value
+
+
 class Directive:
     """One configuration line: `name value`."""
 
@@ -41,7 +47,7 @@ class Directive:
         self.flipslash = flipslash
 
     def __repr__(self) -> str:
-        return _flip(f"{' ' * self.indent}{self.name}({self.val!r})", self.flipslash)
+        return f"{' ' * self.indent}{self.name}({_flipped(self.val, self.flipslash)!r})"
 
     def __str__(self) -> str:
         return _flip(f"{' ' * self.indent}{self.name} {self.val}\n", self.flipslash)
@@ -90,7 +96,7 @@ class ContainerTag:
 
     def __repr__(self) -> str:
         pad = " " * self.indent
-        text = _flip(f"{pad}{self.tag}({self.attr!r},", self.flipslash)
+        text = f"{pad}{self.tag}({_flipped(self.attr, self.flipslash)!r},"
         for arg in self.args:
             arg.indent = self.indent + 4
             text += f"\n{arg!r},"
