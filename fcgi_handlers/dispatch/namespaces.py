@@ -17,11 +17,12 @@ imports from the allowed directories (`--path`):
   namespace when it needs those.
 
 Which namespace a request uses (`Namespaces.for_request`): an explicit `PythonInterpreter NAME` (or the directory
-name of `PythonInterpPerDirectory On`) always selects NAME's namespace.  Without one the request is *named* after
-SERVER_NAME, as mod_python names it after the virtual host, but it runs in that name's namespace only when the
-daemon declared the name (a `--import MODULE NAME` creates it at worker start); otherwise it runs in
-`main_interpreter`'s.  SERVER_NAME is the client's Host header unless Apache has `UseCanonicalName On`, and a header
-must not make the worker create namespaces; at most `MAX_INTERPRETERS` names are created per worker in any case.
+name of `PythonInterpPerDirectory On`, the section of `PythonInterpPerDirective On`) always selects NAME's namespace.
+Without one the request is *named* after the virtual host, as mod_python names it (its ServerName when the
+translation passed PythonServerName, else SERVER_NAME), but it runs in that name's namespace only when the daemon
+declared the name (a `--import MODULE NAME` creates it at worker start); otherwise it runs in `main_interpreter`'s.
+SERVER_NAME is the client's Host header unless Apache has `UseCanonicalName On`, and a header must not make the
+worker create namespaces; at most `MAX_INTERPRETERS` names are created per worker in any case.
 """
 
 from __future__ import annotations
