@@ -403,8 +403,10 @@ def _interpreter_choice(req: Request, directives: Directives) -> tuple[str, bool
     the default (the server's name) gets one only when the daemon declared it (namespaces.Namespaces.for_request)."""
     if directives.interpreter:
         return directives.interpreter, True
-    if directives.interp_per_directory and req.filename:
+    if directives.interp_per_directory:
         filename = req.filename
+        if not filename:
+            return MAIN_INTERPRETER, False  # mod_python: no file known yet, the main interpreter
         folder = filename if os.path.isdir(filename) else os.path.dirname(filename)
         return folder.rstrip("/") + "/", True
     if directives.interp_per_directive:

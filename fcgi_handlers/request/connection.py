@@ -140,6 +140,7 @@ class Connection:
     keepalives = attribute[int](lambda c: 0)
     id = attribute[int](_preset)
     notes = attribute[table](lambda c: table())
+    hlist = attribute[object](lambda c: None, doc="None: the connection handler's list (no connection handler runs)")
 
     def __init__(self, params: Mapping[str, str], server: Server, *, id: int = 0,  # noqa: A002 - mod_python's name
                  log: Optional[LogFunc] = None) -> None:
