@@ -155,9 +155,9 @@ class Dispatcher:
     @staticmethod
     def interpreter_name(req: Request, directives: Directives) -> str:
         """The interpreter as mod_python names it: PythonInterpreter; else with PythonInterpPerDirectory the
-        directory of req.filename (itself when it is a directory), with PythonInterpPerDirective the section the
-        directives came from (`<Directory>` or `<Location>` path), each with a trailing slash; else the virtual
-        host's name (its ServerName when the translation passed it, else SERVER_NAME); else main_interpreter."""
+        directory of req.filename (itself when it is a directory) with a trailing slash; with PythonInterpPerDirective
+        the section the directives came from (a `<Directory>` path with a trailing slash, a `<Location>` path as
+        written); else the virtual host's name (its ServerName when the translation passed it, else SERVER_NAME)."""
         return _interpreter_choice(req, directives)[0]
 
     def bind_namespace(self, req: HandlerRequest) -> bool:

@@ -13,7 +13,10 @@ Rule: what mod_python implements with Apache's own request processing is impleme
   Authorization header: `get_basic_auth_pw()` returns them and sets `req.user` and `req.ap_auth_type`, as
   ap_get_basic_auth_pw() does inside Apache, and `req.user` is None before that call in the authen phase;
 - `auth_name()`/`auth_type()` return the block's AuthName/AuthType, which Apache does not send: the generated
-  configuration passes them as params of the same names.
+  configuration passes them as params of the same names;
+- what else Apache knows about the block and does not send comes from the params the translation adds
+  (`directives.py`): `req.hlist.directory`/`is_location` from the `<Directory>`/`<Location>` path,
+  `req.server.server_hostname` from the virtual host's ServerName, `req.requires()` from its Require lines.
 """
 
 from __future__ import annotations
