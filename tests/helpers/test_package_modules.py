@@ -178,3 +178,30 @@ def test_calls_that_need_apache_end_with_500_and_one_log_line(site: Site, call: 
     result = site.run(params)
     assert result.status == 500 and b"not reached" not in result.body
     assert [line for line in result.log if logged in line and "outside Apache" in line] and len(result.log) == 1
+
+
+SETUP_CGI = '''
+import os, sys
+from mod_python import apache
+
+def handler(req):
+    saved = apache.setup_cgi(req)
+    try:
+        print("Content-Type: text/plain")
+        print("X-Cgi: yes")
+        print()
+        print("method=%s body=%s" % (os.environ["REQUEST_METHOD"], sys.stdin.read()))
+    finally:
+        apache.restore_nocgi(*saved)
+    return apache.OK
+'''
+
+
+def test_setup_cgi_and_restore_nocgi(site: Site) -> None:
+    site.write("cgi_style.py", SETUP_CGI)
+    before = (dict(os.environ), __import__("sys").stdout)
+    params = site.params("/cgi_style.py", handler="cgi_style", method="POST")
+    params["CONTENT_LENGTH"] = "5"
+    result = site.run(params, b"hello")
+    assert (result.status, result.header("X-Cgi"), result.text) == (200, "yes", "method=POST body=hello\n")
+    assert (dict(os.environ), __import__("sys").stdout) == before
