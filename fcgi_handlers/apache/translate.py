@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
 from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, DIRECTORY_SLASH_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE,
-                                   LOCATION_PARAM, NO_SETHANDLER_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM,
-                                   SERVER_SCOPE_PREFIX, STRING_DIRECTIVES)
+                                   LIST_SEPARATOR, LOCATION_PARAM, NO_SETHANDLER_PARAM, REQUIRE_PREFIX,
+                                   SERVER_NAME_PARAM, SERVER_SCOPE_PREFIX, STRING_DIRECTIVES)
 from ..dispatch.phases import PHASES, Placement
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
@@ -102,9 +102,8 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     """Translate the directive lines of one mod_python block into lines that send the block to the daemon.
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
-    append, options and flags: last wins). One param holds one handler list, so `PythonHandler h | .py` is carried
-    as written, but a plain list beside an extension list of the same phase, or two extension lists with different
-    handlers, raise UnsupportedDirective. `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
+    append, options and flags: last wins). One param carries a phase's handler lists: `PythonHandler h | .py` as
+    written, several lists (a plain one, extension lists with different handlers) joined by `;`. `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
     in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
     A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
     (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
@@ -383,14 +382,15 @@ def _handler_params(directive: str, args: list[str]) -> list[tuple[str, str, lis
 
 
 def _param_value(key: str, groups: dict[str, list[str]]) -> str:
-    """One param's value: its values, or for handler lists with extensions `handlers | .ext ...`."""
+    """One param's value: its values, or for handler lists with extensions one `handlers | .ext ...` line per
+    distinct list (extensions sharing a list stay on one line), joined by the dispatch layer's LIST_SEPARATOR."""
     if list(groups) == [""]:
         return " ".join(groups[""])
-    lists = {tuple(handlers) for handlers in groups.values()}
-    if "" in groups or len(lists) != 1:
-        raise UnsupportedDirective(f"{key}: one SetEnv holds one handler list; this block has several "
-                                   f"({', '.join(ext or 'no extension' for ext in groups)})")
-    return " ".join([*lists.pop(), "|", *groups])
+    lines: dict[tuple[str, ...], list[str]] = {}
+    for extension, handlers in groups.items():
+        lines.setdefault(tuple(handlers), []).append(extension)
+    return f"{LIST_SEPARATOR} ".join(" ".join([*handlers, "|", *extensions]) if any(extensions) else " ".join(handlers)
+                                     for handlers, extensions in lines.items())
 
 
 def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: bool) -> str:
