@@ -118,6 +118,9 @@ class Response:
         self._content_type_set = 0
         self._no_cache = 0
         self._buffer = bytearray()
+        # While an internal redirect's target runs: its response, which output written here goes to (both requests'
+        # output ends in the one connection, so mod_python's req.prev.write() reaches the client).
+        self.redirected: Optional["Response"] = None
 
     # --- mod_python's writable attributes, with its type rules ----------------------------------------------------
     @property
@@ -170,6 +173,9 @@ class Response:
     # --- output ---------------------------------------------------------------------------------------------------
     def write(self, data: object, flush: object = True) -> None:
         """req.write(): queue `data` (str is UTF-8 encoded) and send it with the headers if `flush` or over 8000 B."""
+        if self.redirected is not None:
+            self.redirected.write(data, flush)
+            return
         chunk = body_bytes(data)
         if self.finished or not chunk:
             # After the response ended (log and cleanup phases) output has nowhere to go; an empty write neither
@@ -181,7 +187,9 @@ class Response:
 
     def flush(self) -> None:
         """req.flush(): send the headers if not sent yet, and everything queued."""
-        if not self.finished:
+        if self.redirected is not None:
+            self.redirected.flush()
+        elif not self.finished:
             self._emit()
 
     def finish(self) -> None:
