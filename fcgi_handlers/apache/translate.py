@@ -252,8 +252,9 @@ def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "
 
 def section_context(head: str, outer: Context = Context()) -> Context:
     """The context of a section from its opening line (`<Location "/x">`): a `<Directory>`'s or `<Location>`'s path
-    (regex forms keep their pattern); a section of another kind, such as `<Files>`, has neither (mod_python gives it
-    its own pattern, not the enclosing path). The ServerName is the enclosing one."""
+    (regex forms keep their pattern); a `<Files>`/`<FilesMatch>` keeps the enclosing section's (inside a
+    `<Directory>`, mod_python's req.hlist.directory is that directory: upstream's test_files_directive); a section of
+    another kind has neither. The ServerName is the enclosing one."""
     words = split_arguments(head.strip()[1:-1])
     kind, args = words[0].lower(), [word for word in words[1:] if word != "~"]
     own = Context(server_name=outer.server_name)
@@ -261,6 +262,8 @@ def section_context(head: str, outer: Context = Context()) -> Context:
         return replace(own, directory=args[0])
     if len(args) == 1 and kind in ("location", "locationmatch"):
         return replace(own, location=args[0])
+    if kind in ("files", "filesmatch"):
+        return replace(own, directory=outer.directory, location=outer.location)
     return own
 
 

@@ -145,7 +145,9 @@ def test_block_translation_scopes_nested_sections() -> None:
     assert directory.directives("SetEnv") == [["PythonHandler", "outer after"], ["PythonDirectory", "/srv/py"]]
     (files,) = directory.sections("Files")
     assert files.arg == "special.py"
-    assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"]]
+    # a <Files> inside a <Directory> reports the directory as req.hlist.directory (upstream's test_files_directive)
+    assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"],
+                                          ["PythonDirectory", "/srv/py"]]
 
 
 def test_every_mod_python_block_passes_authorization() -> None:
@@ -190,7 +192,18 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
         ["PythonRequire.1", "user bob alice"], ["PythonRequire.2", "ip 127.0.0.1"]]
     assert location.directives("Require") == [["user", "bob", "alice"], ["ip", "127.0.0.1"]]  # Apache still enforces
     (files,) = location.sections("Files")
-    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonServerName", "www.example.com"]]
+    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonLocation", "^/app/(a|b)"],
+                                          ["PythonServerName", "www.example.com"]]
+
+
+def test_a_files_section_alone_in_its_directory_still_passes_the_directory() -> None:
+    block = '<Directory "/srv/py">\n<Files "*.py">\nSetHandler mod_python\nPythonHandler h\n</Files>\n</Directory>'
+    (directory,) = parse(mod_python_block_to_daemon(block, BACKEND)).sections("Directory")
+    (files,) = directory.sections("Files")
+    assert ["PythonDirectory", "/srv/py"] in files.directives("SetEnv")
+    top = parse(mod_python_block_to_daemon('<Files "*.py">\nSetHandler mod_python\nPythonHandler h\n</Files>',
+                                           BACKEND)).sections("Files")[0]
+    assert all(words[0] != "PythonDirectory" for words in top.directives("SetEnv"))
 
 
 def test_a_block_without_mod_python_directives_gets_no_params() -> None:

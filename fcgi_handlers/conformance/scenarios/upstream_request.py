@@ -402,9 +402,7 @@ SCENARIOS = [
                    "PythonDebug On"), files=PER_DIRECTIVE_FILES),
     up("test_files_directive", FILES_DIRECTORY, Call("tests.py", expect=TEST_OK),
        directives=('<Files "*.py">', "SetHandler mod_python", "PythonHandler {mod}::show", "PythonDebug On",
-                   "</Files>"),
-       known="a <Files> section inside a <Directory> reports the directory as req.hlist.directory in mod_python; "
-             "the converter passes no directory for it (the section's origin is item 5 of issue 11)"),
+                   "</Files>")),
     up("test_req_server_get_config", SERVER_CONFIG, Call("tests.py", expect=TEST_OK), server=("PythonDebug On",),
        directives=("SetHandler mod_python", "PythonHandler {mod}::config", "PythonDebug Off")),
     up("test_req_server_get_options", SERVER_OPTIONS, Call("tests.py", expect=TEST_OK),
