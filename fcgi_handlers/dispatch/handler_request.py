@@ -212,3 +212,8 @@ class HandlerRequest(Request):
 
 # req.hlist values are immutable and the same few come back on every request: made once each.
 _handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)
+
+
+# Handler code sees mod_python's type name: in error messages ("'mp_request' object has no attribute ...") and where
+# code checks it (mod_python's own test suite checks `type(environ["wsgi.input"]).__name__`).
+HandlerRequest.__name__ = HandlerRequest.__qualname__ = "mp_request"
