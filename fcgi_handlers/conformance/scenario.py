@@ -118,10 +118,13 @@ class Scenario:
     # PythonImport arguments (`MODULE[::FUNC] INTERPRETER`) at the server level; the daemon's side gets them as
     # `--import` of a daemon of its own. Such a scenario also gets its own pair of Apaches.
     imports: Sequence[str] = ()
+    # Apaches of its own even without server lines: a fresh mod_python child, whose interpreter no earlier scenario
+    # changed (mod_python's cgihandler leaves sys.argv as [] for the child's later requests).
+    fresh: bool = False
 
     @property
     def own_servers(self) -> bool:
-        return bool(self.server or self.imports)
+        return bool(self.server or self.imports or self.fresh)
     description: str = ""
 
     @property

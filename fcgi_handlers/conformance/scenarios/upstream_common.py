@@ -34,14 +34,14 @@ def up(test: str, source: str, *calls: Call, directives: Sequence[str] = (), han
        container: str = "Directory", files: Optional[Mapping[str, bytes]] = None, logs: Sequence[str] = (),
        intended: Optional[Reason] = None, note: str = "", masks: Sequence[Mask] = (),
        stated: Sequence[Sequence[Expect]] = (), known: str = "", authn: AuthnMode = "check-authn",
-       server: Sequence[str] = (), imports: Sequence[str] = (), modules: Optional[Mapping[str, str]] = None
-       ) -> Scenario:
+       server: Sequence[str] = (), imports: Sequence[str] = (), modules: Optional[Mapping[str, str]] = None,
+       fresh: bool = False) -> Scenario:
     """The scenario of upstream test `test`: `directives` (default: SetHandler and `PythonHandler {mod}::handler`,
     PythonDebug On, as upstream's blocks have) in a `<Directory>` on the scenario's directory unless `container`
     says Location. `stated` gives, per call, upstream's assertion where the calls' expectations are stricter than
     it (any one of the alternatives passes); `known` is the diagnosis of a mismatch left open; `server` are the
     lines of the test's own virtual host (the scenario then gets its own Apaches)."""
-    if server or imports:   # the test's own virtual host answers to its name (see the runner's DEFAULT_HOST)
+    if server or imports or fresh:   # the test's own virtual host answers to its name (the runner's DEFAULT_HOST)
         calls = tuple(replace(call, headers=[("Host", "localhost"), *call.headers]) for call in calls)
     lines = tuple(directives) or ("SetHandler mod_python", f"PythonHandler {{mod}}::{handler}", "PythonDebug On")
     description = f"mod_python test/test.py PerRequestTestCase.{test}" + (f": {note}" if note else "")
@@ -49,7 +49,7 @@ def up(test: str, source: str, *calls: Call, directives: Sequence[str] = (), han
                         container="Location" if container == "Location" else "Directory",
                         files=REQUEST_FILE if files is None else files, logs=logs, intended_difference=intended,
                         description=description, masks=masks, known_mismatch=known, authn=authn, server=server,
-                        imports=imports, modules=modules or {})
+                        imports=imports, modules=modules or {}, fresh=fresh)
     if stated:
         STATED[scenario.name] = tuple(tuple(alternatives) for alternatives in stated)
     return scenario
