@@ -62,10 +62,12 @@ class Workspace:
                  for rel, data in scenario.files.items()}
         write_tree(self.docroot, files or {f"cf/{scenario.name}/.keep": b""})
 
-    def write_handler(self, name: str, text: str, scenario: Scenario) -> None:
-        """Rewrite a handler file with an mtime later than any before, as an editor saving it would."""
-        path = self.handlers / name
-        path.write_text(fill(text, self.tokens(scenario)))
+    def write_handler(self, name: str, text: str, scenario: Scenario, encoding: str = "utf-8") -> None:
+        """Rewrite a handler file (or, named `{dir}/...`, a file of the scenario's directory) with an mtime later
+        than any before, as an editor saving it would."""
+        target = fill(name, self.tokens(scenario))
+        path = Path(target) if os.path.isabs(target) else self.handlers / target
+        path.write_bytes(fill(text, self.tokens(scenario)).encode(encoding))
         self._stamp += 10
         os.utime(path, (self._stamp, self._stamp))
 
@@ -78,6 +80,8 @@ class Workspace:
         if any(call.rewrite for call in scenario.calls):
             for name, text in self.sources(scenario).items():
                 self.write_handler(name, text, scenario)
+            for rel, data in scenario.files.items():
+                self.write_handler("{dir}/" + rel, data.decode("latin-1"), scenario, "latin-1")
 
     def block(self, scenario: Scenario) -> str:
         """The scenario's mod_python block, as real mod_python reads it (inside its own name-based virtual host

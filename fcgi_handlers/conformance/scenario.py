@@ -83,7 +83,7 @@ class Call:
     alternatives: Sequence[int] = ()    # other statuses it answers, where a mod_python bug depends on the child's past
     carry_cookies: bool = False     # send the cookies set by this scenario's earlier answers on this side
     pause: float = 0.0              # seconds to wait before sending (reload checks run at most once a second)
-    rewrite: Mapping[str, str] = field(default_factory=dict)   # handler files to rewrite before sending
+    rewrite: Mapping[str, str] = field(default_factory=dict)   # handler (or `{dir}/...`) files to rewrite first
     concurrent: int = 1             # send this many copies at once, each on its own connection
     stagger: float = 0.0            # ... all but the first this many seconds later
     expect: Optional[Expect] = None     # more of what real mod_python answers (checked on its answer)

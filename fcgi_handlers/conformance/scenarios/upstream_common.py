@@ -35,7 +35,7 @@ def up(test: str, source: str, *calls: Call, directives: Sequence[str] = (), han
        intended: Optional[Reason] = None, note: str = "", masks: Sequence[Mask] = (),
        stated: Sequence[Sequence[Expect]] = (), known: str = "", authn: AuthnMode = "check-authn",
        server: Sequence[str] = (), imports: Sequence[str] = (), modules: Optional[Mapping[str, str]] = None,
-       fresh: bool = False) -> Scenario:
+       fresh: bool = False, keepalive: bool = False) -> Scenario:
     """The scenario of upstream test `test`: `directives` (default: SetHandler and `PythonHandler {mod}::handler`,
     PythonDebug On, as upstream's blocks have) in a `<Directory>` on the scenario's directory unless `container`
     says Location. `stated` gives, per call, upstream's assertion where the calls' expectations are stricter than
@@ -49,7 +49,7 @@ def up(test: str, source: str, *calls: Call, directives: Sequence[str] = (), han
                         container="Location" if container == "Location" else "Directory",
                         files=REQUEST_FILE if files is None else files, logs=logs, intended_difference=intended,
                         description=description, masks=masks, known_mismatch=known, authn=authn, server=server,
-                        imports=imports, modules=modules or {}, fresh=fresh)
+                        imports=imports, modules=modules or {}, fresh=fresh, keepalive=keepalive)
     if stated:
         STATED[scenario.name] = tuple(tuple(alternatives) for alternatives in stated)
     return scenario

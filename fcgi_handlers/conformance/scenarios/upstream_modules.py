@@ -225,6 +225,17 @@ return apache.OK''', name="memory")
 UPLOAD = handler('''field = util.FieldStorage(req).getfirst("testfile")
 req.write(hashlib.md5(field.file.read()).hexdigest())
 return apache.OK''', imports="import hashlib\n\nfrom mod_python import util", name="upload")
+CACHED_PAGE = '''import os
+
+# Each import of this page adds a byte to a file: the page answers how many times it was loaded.
+with open("{state}/loads", "a") as loads:
+    loads.write("x")
+LOADED = os.path.getsize("{state}/loads")
+
+
+def index(req):
+    return "OK load %d, version {version}" % LOADED
+'''
 LINES_AT_EDGE = b"a" * 100 + b"\r\n" + b"b" * (READ_BLOCK_SIZE - 1)
 
 SCENARIOS = [
@@ -321,6 +332,15 @@ SCENARIOS = [
         Call("tests.py/hierarchy_root/page2", expect=Expect(body=b"Called page2")),
         Call("tests.py/hierarchy_root_2/page2", expect=OK_LOCALHOST),
         note="upstream's Python 2 only call (hierarchy_root_2 itself) is left out, as upstream leaves it out on 3"),
+    up("test_publisher_cache", PUBLISHER_SOURCE,
+       Call("temp.py", expect=Expect(body=b"OK load 1, version one")),
+       Call("temp.py", expect=Expect(body=b"OK load 1, version one")),
+       Call("temp.py", pause=1.2, rewrite={"{dir}/temp.py": CACHED_PAGE.replace("{version}", "two")},
+            expect=Expect(body=b"OK load 2, version two")),
+       Call("temp.py", expect=Expect(body=b"OK load 2, version two")),
+       directives=PUBLISHER, files={"temp.py": CACHED_PAGE.replace("{version}", "one").encode()}, keepalive=True,
+       note="upstream disables it because prefork children each have their own cache; here every call goes over "
+            "one connection (one child), and the page counts its loads instead of answering its load time"),
     pub("test_publisher_old_style_instance",
         Call("tests.py/old_instance", expect=Expect(body=b"test callable old-style instance ok")),
         Call("tests.py/old_instance/traverse", expect=Expect(body=b"test traversable old-style instance ok"))),

@@ -373,6 +373,10 @@ SCENARIOS = [
             expect=Expect(body=FIELDS_BYTES), daemon=Expect(status=200, body=FIELDS_STR)),
        handler="fields", intended=FORM_TYPES, stated=[(Expect(body=FIELDS_STR), Expect(body=FIELDS_BYTES))],
        note="upstream accepts either form"),
+    up("test_PythonOption", OPTIONS, Call("tests.py", expect=Expect(body=b"[('PythonOptionTest', 'sample_value')]")),
+       server=("PythonOption PythonOptionTest sample_value",), handler="options",
+       note="not in upstream's own suite; its server-level option is the virtual host's here (upstream's is the "
+            "main server's, which the virtual host inherits)"),
     up("test_PythonOption_override", OPTIONS,
        Call("tests.py", expect=Expect(body=b"[('PythonOptionTest', 'new_value'), ('PythonOptionTest2', "
                                            b"'new_value2')]")),
