@@ -155,7 +155,8 @@ def test_interpreter_per_directory_and_per_directive(apache: ApacheServer, mod_p
 
 # --- 5. the section a block came from: hlist, server_hostname, WSGI mount -------------------------------------------
 SECTION = location("/e2e-section", "PythonHandler api_surface::section")
-WSGI = location("/e2e-wsgi-mount", "PythonHandler mod_python.wsgi", "PythonOption mod_python.wsgi.application wsgi_echo")
+WSGI = location("/e2e-wsgi-mount", "PythonHandler mod_python.wsgi",
+                "PythonOption mod_python.wsgi.application wsgi_echo")
 
 
 @pytest.mark.mod_python_apache(SECTION)
