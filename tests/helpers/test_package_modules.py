@@ -226,7 +226,8 @@ def test_mod_pythons_handlers_run_in_a_named_interpreter(site: Site, handler: st
 
 def test_wsgi_application_loads_into_the_named_interpreter(site: Site) -> None:
     site.write("named_app.py", "import sys\n\ndef application(environ, start_response):\n"
-                               "    start_response('200 OK', [])\n    return [repr(__name__ in sys.modules).encode()]\n")
+                               "    start_response('200 OK', [])\n"
+                               "    return [repr(__name__ in sys.modules).encode()]\n")
     result = site.get("/x", handler="mod_python.wsgi", options={"mod_python.wsgi.application": "named_app"},
                       directives={"PythonInterpreter": "wsgi_named"})
     assert (result.status, result.body) == (200, b"False")  # the module lives in the interpreter's own table
