@@ -327,7 +327,8 @@ class Dispatcher:
         original = req.fcgi_response
         response = Response(original.sink, original.header_only, request_time=original.request_time)
         response.headers_sent = original.headers_sent  # output already sent stays the start of the response
-        original.finished = True  # the original's later output is dropped, as Apache drops it
+        original.finished = True  # the original's own response is over: Apache answers with the target's
+        original.forward_to = response  # req.prev.write() from the target goes out in order with the target's output
         directives: Directives = req.fcgi_directives
         target = self.make_request(redirect_params(req.fcgi_params, uri), req.fcgi_body, response, directives,
                                    log=req.fcgi_log, pool=req.fcgi_cleanups)

@@ -211,4 +211,4 @@ REDIRECT = directory("/e2e-redirect", "redirect", "PythonHandler api_surface::re
 def test_internal_redirect_runs_the_handler_its_uri_selects(apache: ApacheServer, mod_python_apache: ApacheServer,
                                                             daemon: ManagedProcess) -> None:
     assert same(apache, mod_python_apache, "/e2e-redirect/start.py") == \
-        b"target ran extension='.int' uri=/e2e-redirect/end.int\n"
+        b"from the original: target ran extension='.int' uri=/e2e-redirect/end.int\n"
