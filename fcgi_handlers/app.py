@@ -1,12 +1,12 @@
 """The app each worker runs: FastCGI request in, mod_python dispatch out.
 
-`make_app(config)` is the `app_factory` the arbiter calls in every worker after fork, so a SIGHUP's new workers build
-a fresh dispatcher (fresh imports of handler code). It installs the worker's mod_python runtime (loaders, child
-cleanups), sets `sys.argv` to mod_python's `['mod_python']`, runs the PythonImport list (`--import`), registers the child-exit cleanups with `atexit` (the worker runs
-them when it exits normally) and returns the per-request function the server calls with each `FastCGIRequest`:
-RESPONDER requests (mod_proxy_fcgi) go through every phase, AUTHORIZER requests (mod_authnz_fcgi) through the auth
-phases; the work after the response (log phase, cleanups) is handed to `call_after_end`, so it runs once
-END_REQUEST is written.
+`make_app(config)` is the `app_factory` the arbiter calls in every worker after fork, so a SIGHUP's new workers build a
+fresh dispatcher (fresh imports of handler code). It installs the worker's mod_python runtime (loaders, child cleanups),
+sets `sys.argv` to mod_python's `['mod_python']`, runs the PythonImport list (`--import`), registers the child-exit
+cleanups with `atexit` (the worker runs them when it exits normally) and returns the per-request function the server
+calls with each `FastCGIRequest`: RESPONDER requests (mod_proxy_fcgi) go through every phase, AUTHORIZER requests
+(mod_authnz_fcgi) through the auth phases; the work after the response (log phase, cleanups) is handed to
+`call_after_end`, so it runs once END_REQUEST is written.
 """
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """`mod_python.httpdconf`: mod_python 3.5's classes that build an httpd.conf from Python objects.
 
-Rule: `str(obj)` is the configuration text and `repr(obj)` the Python expression that rebuilds it, as in
-mod_python, so scripts and test suites that write their Apache configuration with these classes render the same
-text: `Directive(name, value)` is one line, `ContainerTag(tag, attr, args)` a `<Tag attr> ... </Tag>` section
-indented by two, `Container(*items)` a plain sequence, `Comment(text)` `# ` lines; backslashes become slashes unless
-`flipslash=0` (in `repr` too, inside the value only, so a value holding a quote still round-trips). Each directive class mod_python defines (`Listen("8080")`, `PythonHandler("mod::fn")`, ...) is
-declared below as a name in a table.
+Rule: `str(obj)` is the configuration text and `repr(obj)` the Python expression that rebuilds it, as in mod_python, so
+scripts and test suites that write their Apache configuration with these classes render the same text: `Directive(name,
+value)` is one line, `ContainerTag(tag, attr, args)` a `<Tag attr> ... </Tag>` section indented by two,
+`Container(*items)` a plain sequence, `Comment(text)` `# ` lines; backslashes become slashes unless `flipslash=0` (in
+`repr` too, inside the value only, so a value holding a quote still round-trips). Each directive class mod_python
+defines (`Listen("8080")`, `PythonHandler("mod::fn")`, ...) is declared below as a name in a table.
 
 `Container(..., only_if=...)` renders only when its condition holds. mod_python `eval`s a string there; this module
 evaluates nothing: it accepts a bool, a callable, or a string of the one form mod_python's own generated configs use,

@@ -1,16 +1,16 @@
 """mod_python's directives, read from the FastCGI params Apache sends.
 
-Apache cannot hand mod_python's directives to a FastCGI backend, so they travel as variables set with `SetEnv` in
-the same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of
-the table; several lines of one phase joined by `;`: `"a | .py; b | .int"`), `PythonHandlerModule mod`, `PythonDebug On|Off`, `PythonAutoReload On|Off` (default On),
-`PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and one `PythonOption.<key> "<value>"` per option
-(an empty value removes the key, as mod_python does), plus the block's `AuthName`/`AuthType` for `req.auth_name()`
-and `req.auth_type()` (Apache sends neither).  A block whose auth phases run inside Apache sets them with
-`SetEnvIfExpr` instead of `SetEnv`: mod_env's SetEnv runs in the fixup phase, after authentication, while
-SetEnvIf runs in the header-parser phase, before it (observed: only SetEnvIf values reach mod_authnz_fcgi's call).
-They are parsed once per distinct set into an immutable
-`Directives`; any malformed value raises `DirectiveError` (the request then fails with 500 and a log line naming
-the directive), as Apache would refuse such a configuration.
+Apache cannot hand mod_python's directives to a FastCGI backend, so they travel as variables set with `SetEnv` in the
+same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of the
+table; several lines of one phase joined by `;`: `"a | .py; b | .int"`), `PythonHandlerModule mod`, `PythonDebug
+On|Off`, `PythonAutoReload On|Off` (default On), `PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and
+one `PythonOption.<key> "<value>"` per option (an empty value removes the key, as mod_python does), plus the block's
+`AuthName`/`AuthType` for `req.auth_name()` and `req.auth_type()` (Apache sends neither). A block whose auth phases run
+inside Apache sets them with `SetEnvIfExpr` instead of `SetEnv`: mod_env's SetEnv runs in the fixup phase, after
+authentication, while SetEnvIf runs in the header-parser phase, before it (observed: only SetEnvIf values reach
+mod_authnz_fcgi's call). They are parsed once per distinct set into an immutable `Directives`; any malformed value
+raises `DirectiveError` (the request then fails with 500 and a log line naming the directive), as Apache would refuse
+such a configuration.
 
 PythonPath is never evaluated: it is parsed with `ast`, accepting only list literals of strings, the name
 `sys.path` (which stands for the daemon's allowed directories, as it has no other search path to offer) and `+`.

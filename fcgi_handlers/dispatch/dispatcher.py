@@ -346,8 +346,8 @@ class Dispatcher:
         original = req.fcgi_response
         response = Response(original.sink, original.header_only, request_time=original.request_time)
         response.headers_sent = original.headers_sent  # output already sent stays the start of the response
-        original.finished = True  # the original's output after the redirect is dropped, as Apache drops it
-        original.redirected = response  # ... but while the target runs, req.prev.write() goes out with its output
+        original.finished = True  # the original's own response is over: Apache answers with the target's
+        original.forward_to = response  # req.prev.write() from the target goes out in order with the target's output
         directives: Directives = req.fcgi_directives
         target = self.make_request(redirect_params(req.fcgi_params, uri), req.fcgi_body, response, directives,
                                    log=req.fcgi_log, pool=req.fcgi_cleanups)
@@ -362,7 +362,6 @@ class Dispatcher:
                 self._conclude(target, self._run_request_phases(target, directives))
                 self.finish_response(target)
         finally:
-            original.redirected = None
             current_request.reset(token)
 
     # --- the response ------------------------------------------------------------------------------------------------

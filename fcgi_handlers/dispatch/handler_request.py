@@ -98,7 +98,8 @@ def redirect_params(params: Mapping[str, str], uri: str) -> dict[str, str]:
     target.update({"REQUEST_URI": uri, "SCRIPT_NAME": decoded, "QUERY_STRING": query, "REDIRECT_STATUS": "200"})
     root = params.get("CONTEXT_DOCUMENT_ROOT") or params.get("DOCUMENT_ROOT")
     prefix = params.get("CONTEXT_PREFIX", "")
-    if "SCRIPT_FILENAME" in params and root and decoded.startswith(prefix) and resolve_paths(params).mode == "directory":
+    mapped = "SCRIPT_FILENAME" in params and resolve_paths(params).mode == "directory"
+    if mapped and root and decoded.startswith(prefix):
         # <Directory> form (SCRIPT_FILENAME is the mapped file, with or without mod_proxy_fcgi's proxy:fcgi://
         # prefix): Apache would map the new URI under the same document root; the plain path says the same.
         target["SCRIPT_FILENAME"] = posixpath.normpath(root + "/" + decoded[len(prefix):])

@@ -8,10 +8,11 @@ This layer does no socket I/O: the body stream and the Response's sink are passe
 a dict, an io.BytesIO and a list.
 
 Differences forced by running out of process, all documented on the member concerned: content_type starts as None
-(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, finfo is the daemon's
-own stat (None outside the document root: finfo.py), get_remote_host() does no DNS lookup, a chunked request body is read to its end (mod_python raises SERVER_RETURN(411); Apache has already
-de-chunked it). The methods that need the phase machinery (add_handler, internal_redirect, requires) are the dispatch
-layer's; the filter methods exist and fail with 500 and one log line (outside.py).
+(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, finfo is the daemon's own
+stat (None outside the document root: finfo.py), get_remote_host() does no DNS lookup, a chunked request body is read to
+its end (mod_python raises SERVER_RETURN(411); Apache has already de-chunked it). The methods that need the phase
+machinery (add_handler, internal_redirect, requires) are the dispatch layer's; the filter methods exist and fail with
+500 and one log line (outside.py).
 """
 
 from __future__ import annotations

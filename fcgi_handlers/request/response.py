@@ -112,15 +112,15 @@ class Response:
         self.headers_sent = False
         self.finished = False
         self.aborted = False
+        # While an internal redirect's target runs, the original's writes go into the target's response (Apache
+        # points the original's output filters at the new request); once the target ended they are dropped.
+        self.forward_to: Optional[Response] = None
         self._status = 200
         self._status_line: Optional[str] = None
         self._content_type: Optional[str] = None
         self._content_type_set = 0
         self._no_cache = 0
         self._buffer = bytearray()
-        # While an internal redirect's target runs: its response, which output written here goes to (both requests'
-        # output ends in the one connection, so mod_python's req.prev.write() reaches the client).
-        self.redirected: Optional["Response"] = None
 
     # --- mod_python's writable attributes, with its type rules ----------------------------------------------------
     @property
@@ -173,8 +173,8 @@ class Response:
     # --- output ---------------------------------------------------------------------------------------------------
     def write(self, data: object, flush: object = True) -> None:
         """req.write(): queue `data` (str is UTF-8 encoded) and send it with the headers if `flush` or over 8000 B."""
-        if self.redirected is not None:
-            self.redirected.write(data, flush)
+        if self.forward_to is not None:
+            self.forward_to.write(data, flush)
             return
         chunk = body_bytes(data)
         if self.finished or not chunk:
@@ -187,8 +187,8 @@ class Response:
 
     def flush(self) -> None:
         """req.flush(): send the headers if not sent yet, and everything queued."""
-        if self.redirected is not None:
-            self.redirected.flush()
+        if self.forward_to is not None:
+            self.forward_to.flush()
         elif not self.finished:
             self._emit()
 

@@ -251,3 +251,16 @@ def test_directory_slash_moves_to_the_daemon_when_it_emulates_early_phases() -> 
                   ["SetHandler mod_python", "PythonFixupHandler f", "DirectorySlash On"]):
         assert not any("DirectorySlash" in line and "Off" in line for line in mod_python_to_daemon(
             block, BACKEND, container="Directory")), block
+
+
+@pytest.mark.parametrize("server_name, passed", [("test_interp:80", "test_interp"),
+                                                 ("https://www.example.org", "www.example.org"),
+                                                 ("[::1]:8080", "[::1]")])
+def test_a_virtual_hosts_server_name_reaches_its_sections(server_name: str, passed: str) -> None:
+    block = (f"<VirtualHost *>\n ServerName {server_name}\n <Directory /srv>\n  SetHandler mod_python\n"
+             "  PythonHandler h\n </Directory>\n <Location /loc>\n  SetHandler mod_python\n  PythonHandler h\n"
+             " </Location>\n</VirtualHost>")
+    text = mod_python_block_to_daemon(block, BACKEND, server_name="outer.example")
+    assert text.count(f'SetEnv PythonServerName "{passed}"') == 2 and "outer.example" not in text
+    assert 'SetEnv PythonServerName "outer.example"' in mod_python_block_to_daemon(
+        block.replace(f" ServerName {server_name}\n", ""), BACKEND, server_name="outer.example")

@@ -205,3 +205,29 @@ def test_setup_cgi_and_restore_nocgi(site: Site) -> None:
     result = site.run(params, b"hello")
     assert (result.status, result.header("X-Cgi"), result.text) == (200, "yes", "method=POST body=hello\n")
     assert (dict(os.environ), __import__("sys").stdout) == before
+
+
+CGI_SCRIPT = "print('Content-Type: text/plain')\nprint()\nprint('hi cgi')\n"
+
+
+@pytest.mark.parametrize("handler, url, files", [
+    ("mod_python.publisher", "/pub/index.py/hello", {"pub/index.py": "def hello(req):\n    return 'hi'\n"}),
+    ("mod_python.psp", "/pages/p.psp", {"pages/p.psp": "hi <%= req.interpreter %>"}),
+    ("mod_python.cgihandler", "/cgi/s.py", {"cgi/s.py": CGI_SCRIPT}),
+    ("mod_python.testhandler", "/any", {})])
+def test_mod_pythons_handlers_run_in_a_named_interpreter(site: Site, handler: str, url: str,
+                                                         files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        site.write(relative, text)
+    result = site.get(url, handler=handler, directives={"PythonInterpreter": "named_one"})
+    assert result.status == 200, result.log
+    assert b"hi" in result.body or b"named_one" in result.body
+
+
+def test_wsgi_application_loads_into_the_named_interpreter(site: Site) -> None:
+    site.write("named_app.py", "import sys\n\ndef application(environ, start_response):\n"
+                               "    start_response('200 OK', [])\n"
+                               "    return [repr(__name__ in sys.modules).encode()]\n")
+    result = site.get("/x", handler="mod_python.wsgi", options={"mod_python.wsgi.application": "named_app"},
+                      directives={"PythonInterpreter": "wsgi_named"})
+    assert (result.status, result.body) == (200, b"False")  # the module lives in the interpreter's own table

@@ -63,6 +63,11 @@ def failing(environ, start_response):
 def not_found(environ, start_response):
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"no such thing"]
+
+
+def text_chunks(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return ["caf\u00e9 ", "str ", b"and bytes"]
 '''
 
 
@@ -135,6 +140,7 @@ TEMPLATE_SCENARIOS = [
                          expect=Expect(body=b"got posted body", headers={"X-Wsgi": "yes"}),
                          daemon=Expect(status=201, body=b"got posted body", headers={"X-Wsgi": "yes"})),)),
     wsgi("wsgi_write_callable", "writer"),
+    wsgi("wsgi_str_body", "text_chunks"),
     wsgi("wsgi_app_error", "failing", Call(status=500)),
     Scenario("wsgi_app_status", WSGI_AREA, WSGI_APP, intended_difference=WSGI_STATUS,
              directives=wsgi_directives("not_found"),

@@ -68,6 +68,8 @@ def redirector(req):
 
 
 def target(req):
+    req.content_type = "text/plain"
+    req.prev.write("from the original: ")  # mod_python's own test of internal_redirect writes through req.prev
     return _text(req, "target ran extension=%r uri=%s\n" % (req.extension, req.uri))
 
 
