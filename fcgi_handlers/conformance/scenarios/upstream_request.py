@@ -3,7 +3,8 @@
 Each scenario re-expresses one `PerRequestTestCase` test of mod_python's `test/test.py` (named in its description):
 the same block directives and requests, a handler written here that checks what upstream's handler checks, and
 upstream's assertion on the answer. Where upstream's handler compares a value with its virtual host's document
-root, the handler compares it with the scenario's directory, the block's `<Directory>` here.
+root, the handler compares it with the scenario's directory, the block's `<Directory>` here. Tests that configure
+their virtual host (server-level directives, PythonImport) get one of their own (`server=`, `imports=`).
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from ..scenario import Call, Expect, fastcgi_limit, handler, improvement, mod_py
 from .bodies import FORM_TYPES
 from .upstream_common import TEST_OK, basic, up
 
-ADD_HANDLER = handler('req.upstream_marker = "set before add_handler"\n'
-                      'req.add_handler("PythonHandler", "{mod}::added")\nreturn apache.OK', name="first") + '''
+def adds_handler(name: str) -> str:
+    """A handler `name` that sets an attribute and adds `added` to the content phase, which checks it."""
+    return handler('req.upstream_marker = "set before add_handler"\n'
+                   'req.add_handler("PythonHandler", "{mod}::added")\nreturn apache.OK', name=name) + '''
 
 def added(req):
     # runs only if add_handler put it on the content phase's list; sees the attribute set earlier
@@ -20,6 +23,9 @@ def added(req):
         req.write("test ok")
     return apache.OK
 '''
+
+
+ADD_HANDLER = adds_handler("first")
 ADD_BAD = handler('req.log_error("handler list before: %s" % req.hlist.handler)\n'
                   'req.add_handler("PythonHandler", "{mod}::bad_handler")\n'
                   'req.write("test ok")\nreturn apache.OK', name="first")
@@ -38,14 +44,7 @@ given = req.hlist.directory
 ok = given.endswith("/") and "\\\\" not in given and os.path.normpath(given) == os.path.normpath(here)
 req.write("test ok" if ok else "test failed: %r" % given)
 return apache.OK''', imports="import os", name="both")
-ACCESS_ADDS = handler('req.upstream_marker = "set before add_handler"\n'
-                      'req.add_handler("PythonHandler", "{mod}::added")\nreturn apache.OK', name="access") + '''
-
-def added(req):
-    if getattr(req, "upstream_marker", None) == "set before add_handler":
-        req.write("test ok")
-    return apache.OK
-'''
+ACCESS_ADDS = adds_handler("access")
 ALLOW = handler('req.allow_methods(["PYTHONIZE"])\nreturn apache.HTTP_METHOD_NOT_ALLOWED', name="refuse")
 UNAUTHORIZED = handler('''password = req.get_basic_auth_pw()
 if (req.user, password) == ("spam", "eggs"):
