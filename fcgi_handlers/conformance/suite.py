@@ -24,6 +24,7 @@ class UpstreamVerdict:
     mod_python: Optional[bool]
     daemon: Optional[bool]
     excluded: str = ""
+    note: str = ""     # how the scenario differs from upstream's test, when it does
 
 
 def _passes(conditions: Sequence[tuple[Expect, ...]], answers: list[list[View]], run: SideRun,
@@ -49,9 +50,14 @@ def verdicts(results: Sequence[Result]) -> list[UpstreamVerdict]:
             continue
         conditions = upstream_conditions(result.scenario)
         logs = result.scenario.logs
+        note = result.scenario.description.partition(": ")[2]
         found.append(UpstreamVerdict(entry.test, _passes(conditions, result.mod_python, result.mod_python_run, logs),
-                                     _passes(conditions, result.daemon, result.daemon_run, logs)))
+                                     _passes(conditions, result.daemon, result.daemon_run, logs), note=note))
     return found
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _mark(passed: Optional[bool]) -> str:
@@ -63,12 +69,12 @@ def table(results: Sequence[Result]) -> list[str]:
     found = verdicts(results)
     if not found:
         return []
-    rows = ["| upstream test | mod_python 3.5 | daemon | left out because |", "|---|---|---|---|"]
+    rows = ["| upstream test | mod_python 3.5 | daemon | left out because, or how it runs here |", "|---|---|---|---|"]
     for v in found:
         if v.excluded:
-            rows.append(f"| `{v.test}` | – | – | {v.excluded} |")
+            rows.append(f"| `{v.test}` | – | – | left out: {_cell(v.excluded)} |")
         else:
-            rows.append(f"| `{v.test}` | {_mark(v.mod_python)} | {_mark(v.daemon)} | |")
+            rows.append(f"| `{v.test}` | {_mark(v.mod_python)} | {_mark(v.daemon)} | {_cell(v.note)} |")
     return ["## mod_python's own test suite", "",
             "Every per-request test (`PerRequestTestCase.test_*`) of mod_python 3.5's `test/test.py`, each re-written "
             f"as a scenario of the area \"{AREA}\" (named `up_` and the test's name) or left out with the reason. A "

@@ -111,4 +111,4 @@ def test_command_runs_the_upstream_suite_area(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1].endswith(" 0 mismatches") and lines[-3].startswith("75 upstream tests: ")
-    assert "| `test_req_get_basic_auth_pw` | passed | passed | |" in (tmp_path / "report.md").read_text()
+    assert "| `test_req_get_basic_auth_pw` | passed | passed |  |" in (tmp_path / "report.md").read_text()
