@@ -25,6 +25,7 @@ class UpstreamVerdict:
     daemon: Optional[bool]
     excluded: str = ""
     note: str = ""     # how the scenario differs from upstream's test, when it does
+    partial: bool = False   # a part of the test cannot pass out of process (its note says which)
 
 
 def _passes(conditions: Sequence[tuple[Expect, ...]], answers: list[list[View]], run: SideRun,
@@ -52,7 +53,8 @@ def verdicts(results: Sequence[Result]) -> list[UpstreamVerdict]:
         logs = result.scenario.logs
         note = result.scenario.description.partition(": ")[2]
         found.append(UpstreamVerdict(entry.test, _passes(conditions, result.mod_python, result.mod_python_run, logs),
-                                     _passes(conditions, result.daemon, result.daemon_run, logs), note=note))
+                                     _passes(conditions, result.daemon, result.daemon_run, logs), note=note,
+                                     partial=bool(entry.shown_by)))
     return found
 
 
@@ -74,7 +76,8 @@ def table(results: Sequence[Result]) -> list[str]:
         if v.excluded:
             rows.append(f"| `{v.test}` | – | – | left out: {_cell(v.excluded)} |")
         else:
-            rows.append(f"| `{v.test}` | {_mark(v.mod_python)} | {_mark(v.daemon)} | {_cell(v.note)} |")
+            daemon = _mark(v.daemon) + (", but for the part in the last column" if v.partial else "")
+            rows.append(f"| `{v.test}` | {_mark(v.mod_python)} | {daemon} | {_cell(v.note)} |")
     return ["## mod_python's own test suite", "",
             "Every per-request test (`PerRequestTestCase.test_*`) of mod_python 3.5's `test/test.py`, each re-written "
             f"as a scenario of the area \"{AREA}\" (named `up_` and the test's name) or left out with the reason. A "

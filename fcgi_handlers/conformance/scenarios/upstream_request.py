@@ -269,6 +269,9 @@ REDIRECT_TYPE = fastcgi_limit(
     "Apache's type checker types the URI Apache received before the daemon runs: an internal redirect's target "
     "that sets no content type answers with the original URI's type (text/x-python for tests.py), where "
     "mod_python's redirected request has its own URI's (none for .int)")
+BODY_PREFETCH = fastcgi_limit(
+    "mod_proxy_fcgi reads the request body before it calls the daemon, so a client that stops sending it gets "
+    "Apache's 408 after the server's Timeout; under mod_python the handler's req.read() fails (OSError)")
 BEFORE_TYPES = fastcgi_limit(
     "Apache's type checker (mod_mime) runs before a request reaches the daemon, so an answer a PostReadRequest "
     "handler sends without a content type gets mod_mime's guess from the file name; mod_python answers before the "
@@ -328,8 +331,14 @@ SCENARIOS = [
        note="upstream matches its virtual host's name; the handler matches the request's host name"),
     up("test_req_read", READ, Call("tests.py", method="POST", body=b"1234567890" * 10000,
                                    expect=Expect(body=b"1234567890" * 10000)), handler="echo",
-       note="the second half of upstream's test (a body cut short, answered after the server's 5 s Timeout with "
-            "an IOError page) is not run: the client here sends whole requests"),
+       note="its second half (a body cut short: the handler's read fails after the server's 5 s Timeout, and "
+            "PythonDebug's page names the OSError) cannot pass out of process: mod_proxy_fcgi reads the body "
+            "before it calls the daemon, so Apache answers 408 itself (scenario up_req_read_timeout)"),
+    up("test_req_read_timeout", READ,
+       Call("tests.py", method="POST", body=b"123456789", headers=[("Content-Length", "10")], status=500,
+            expect=Expect(contains=[b"OSError: Client read error (Timeout?)"]), daemon=Expect(status=408)),
+       handler="echo", server=("Timeout 5",), intended=BODY_PREFETCH,
+       note="the second half of upstream's test_req_read: 9 of 10 announced bytes, then nothing"),
     up("test_req_readline", READLINE, Call("tests.py", method="POST", body=(b"1234567890" * 3000 + b"\n") * 4,
                                            expect=Expect(body=(b"1234567890" * 3000 + b"\n") * 4)), handler="echo"),
     up("test_req_readlines", READLINES,
