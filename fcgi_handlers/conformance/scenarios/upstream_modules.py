@@ -191,8 +191,8 @@ def base_uri(env, start_response):
     return _answer(env, start_response, _checks(env, "{url}".rstrip("/"), "/bar"))
 '''
 WSGI_TYPE = mod_python_bug(
-    "mod_python.wsgi loses the application's Content-Type where Apache typed the file by its name: the answer "
-    "for tests.py is text/x-python, not the text/plain the application sent")
+    "mod_python.wsgi adds the application's Content-Type to headers_out, where Apache's own type for the file "
+    "(mod_mime's text/x-python for tests.py) wins over it, so the answer is not typed as the application sent it")
 COOKIES = handler('''for value in Cookie.get_cookies(req).values():
     Cookie.add_cookie(req, value)
 req.write("test ok")
