@@ -107,7 +107,9 @@ def daemon_block(block: str, backend: Backend,
 
 
 def run_call(conn: Connection, scenario: Scenario, call: Call, cookies: dict[str, str]) -> Exchange:
-    headers = list(call.headers)
+    # `{port}` in a header value is the port this side listens on (a Host header naming a virtual host).
+    headers = [(name, value.replace("{port}", str(conn.port)) if isinstance(value, str) else value)
+               for name, value in call.headers]
     if call.carry_cookies and cookies:
         headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
     target = scenario.target(call)

@@ -76,7 +76,7 @@ class Call:
 
     path: str = ""
     method: str = "GET"
-    headers: Sequence[tuple[str, Union[str, bytes]]] = ()
+    headers: Sequence[tuple[str, Union[str, bytes]]] = ()    # `{port}` in a value: the side's port
     body: Optional[Body] = None
     chunked: bool = False           # send the body with Transfer-Encoding: chunked (no Content-Length)
     status: int = 200               # what real mod_python answers (NO_ANSWER: its child dies, the client gets none)

@@ -42,7 +42,7 @@ def up(test: str, source: str, *calls: Call, directives: Sequence[str] = (), han
     it (any one of the alternatives passes); `known` is the diagnosis of a mismatch left open; `server` are the
     lines of the test's own virtual host (the scenario then gets its own Apaches)."""
     if server or imports or fresh:   # the test's own virtual host answers to its name (the runner's DEFAULT_HOST)
-        calls = tuple(replace(call, headers=[("Host", "localhost"), *call.headers]) for call in calls)
+        calls = tuple(replace(call, headers=[("Host", "localhost:{port}"), *call.headers]) for call in calls)
     lines = tuple(directives) or ("SetHandler mod_python", f"PythonHandler {{mod}}::{handler}", "PythonDebug On")
     description = f"mod_python test/test.py PerRequestTestCase.{test}" + (f": {note}" if note else "")
     scenario = Scenario(scenario_name(test), AREA, source, directives=lines, calls=calls or (Call("tests.py"),),
