@@ -5,7 +5,13 @@ set -euo pipefail
 
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
       docker.io docker-compose debootstrap)
-if [ "${1:-}" = "--minimal" ]; then PKGS=(apache2 curl); fi
+# --bench adds the FastCGI peers benchmarks/bench.py measures the daemon against (php-fpm, uWSGI, a C responder on
+# libfcgi, built with the C compiler).
+BENCH_PKGS=(php8.2-fpm uwsgi-core uwsgi-plugin-python3 libfcgi-dev gcc libc6-dev)
+case "${1:-}" in
+  --minimal) PKGS=(apache2 curl) ;;
+  --bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
