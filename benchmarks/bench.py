@@ -39,11 +39,13 @@ from typing import Callable, Optional, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # this checkout's package, whatever the interpreter has installed
 
 from e2e.harness import (HANDLERS_DIR, HELLO, ApacheFactory, ApacheServer, ManagedProcess,  # noqa: E402
-                         free_port, http_request, make_run_dir, missing_apache, remove_run_dir, start_daemon,
-                         start_flup)
+                         free_port, http_request, make_run_dir, missing_apache, python_env, remove_run_dir,
+                         start_daemon, start_flup)
 from fcgi_handlers.apache import DEFAULT_POOL_MAX, Backend, section  # noqa: E402
+from fcgi_handlers.build import PURE_VARIABLE  # noqa: E402
 from peers import Peer, PeerError, c_responders, php_fpm, uwsgi  # noqa: E402
 
 DAEMON_TARGETS = ("daemon-reuse", "daemon-plain", "daemon-reuse-tcp", "daemon-plain-tcp")
@@ -92,6 +94,21 @@ class Result:
     error: Optional[str] = None
     rounds_rps: list[float] = field(default_factory=list)  # every round's req/s; the rest are the median round's
     by_connections: dict[int, Latency] = field(default_factory=dict)   # wrk -c -> that run's numbers
+    cpu_us: Optional[float] = None        # the daemon's CPU time per request (its targets only), all counts
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group `pgid` (the daemon: arbiter and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:        # field 5 of /proc/PID/stat: the process group
+            total += int(fields[11]) + int(fields[12])   # fields 14 and 15: utime, stime
+    return total / tick
 
 
 def _duration_ms(number: str, unit: str) -> float:
@@ -121,19 +138,24 @@ def run_wrk(url: str, args: argparse.Namespace, duration: int, connections: int)
     return done.stdout
 
 
-def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace) -> Result:
-    """One round of one target: a checked GET, then per connection count a warm-up and wrk."""
+def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace,
+            cpu_group: Optional[int] = None) -> Result:
+    """One round of one target: a checked GET, then per connection count a warm-up and wrk; with `cpu_group`, the
+    CPU time that process group spent per measured request."""
     result = Result(target, server.url(path))
     response = http_request(server.port, "GET", path)
     if response.status != 200 or response.body != HELLO:
         result.error = f"GET {path} gave {response.status} {response.body[:80]!r}"
         return result
-    result.requests = 0
+    result.requests, cpu = 0, 0.0
     try:
         for connections in args.connections:
             if args.warmup > 0:
                 run_wrk(result.url, args, args.warmup, connections)
-            latency, total, non_2xx, errors = parse_wrk(run_wrk(result.url, args, args.duration, connections))
+            before = group_cpu_seconds(cpu_group) if cpu_group else 0.0
+            output = run_wrk(result.url, args, args.duration, connections)
+            cpu += group_cpu_seconds(cpu_group) - before if cpu_group else 0.0
+            latency, total, non_2xx, errors = parse_wrk(output)
             result.by_connections[connections] = latency
             result.requests += total
             result.non_2xx += non_2xx
@@ -143,6 +165,8 @@ def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespa
         return result
     first = result.by_connections[args.connections[0]]
     result.rps, result.p99_ms = first.rps, first.p99_ms
+    if cpu_group and result.requests:
+        result.cpu_us = cpu / result.requests * 1e6
     return result
 
 
@@ -156,7 +180,8 @@ def median_round(rounds: Sequence[Result]) -> Result:
     chosen = ranked[(len(ranked) - 1) // 2]
     return Result(chosen.target, chosen.url, chosen.rps, chosen.p99_ms, sum(r.requests or 0 for r in rounds),
                   sum(r.non_2xx for r in rounds), sum(r.socket_errors for r in rounds),
-                  rounds_rps=[r.rps or 0.0 for r in rounds], by_connections=chosen.by_connections)
+                  rounds_rps=[r.rps or 0.0 for r in rounds], by_connections=chosen.by_connections,
+                  cpu_us=chosen.cpu_us)
 
 
 def proxied(location: str, url: str, *, reuse: bool = False, lines: Sequence[str] = ()) -> list[str]:
@@ -261,10 +286,12 @@ def run(args: argparse.Namespace) -> list[Result]:
                                   uwsgi_port=free_port(), c_port=free_port(), c_socket=str(socket_dir / "c.sock"),
                                   php_script=str(socket_dir / "hello.php"))
         peers = start_peers(targets, addresses, socket_dir, results)
+        daemon_group: Optional[int] = None
         if targets & set(DAEMON_TARGETS):
             extra = ["--bind", f"unix:{unix_path}", "--socket-mode", "0666", *shlex.split(args.daemon_args)]
             try:
                 backends.append(start_daemon(daemon_port, log_dir, extra_args=extra, python=args.python))
+                daemon_group = backends[-1].pid  # started in its own session: the group holds its workers
             except RuntimeError as exc:
                 for name in DAEMON_TARGETS:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
@@ -281,7 +308,8 @@ def run(args: argparse.Namespace) -> list[Result]:
         for _ in range(args.rounds):
             for target in order:
                 server, path = where[target]
-                rounds[target].append(measure(target, server, path, args))
+                group = daemon_group if target in DAEMON_TARGETS else None
+                rounds[target].append(measure(target, server, path, args, group))
         results.update({target: median_round(measured) for target, measured in rounds.items()})
     finally:
         factory.stop_all()
@@ -362,7 +390,8 @@ def table(results: Sequence[Result], connections: Sequence[int]) -> str:
         notes = ", ".join(f"{n} {label}" for n, label in ((r.non_2xx, "non-2xx"), (r.socket_errors, "socket errors"))
                           if n)
         spread = "/".join(f"{rps:.0f}" for rps in r.rounds_rps) if len(r.rounds_rps) > 1 else ""
-        notes = ", ".join(n for n in (f"rounds {spread}" if spread else "", notes) if n)
+        cpu = f"daemon CPU {r.cpu_us:.0f} us/req" if r.cpu_us is not None else ""
+        notes = ", ".join(n for n in (cpu, f"rounds {spread}" if spread else "", notes) if n)
         cells = "".join(f"{f'{lat.p50_ms:.2f}/{lat.p99_ms:.2f}' if lat else '-':>20}"
                         for lat in (r.by_connections.get(c) for c in connections))
         lines.append(f"{r.target:<18}{r.rps or 0:>10.0f}{'-' if value is None else f'{value:.2f}x':>13}{cells}"
@@ -379,6 +408,13 @@ def interpreter(python: str) -> str:
         return f"{python} (not runnable: {exc.strerror or exc})"
     version = done.stdout.strip() if done.returncode == 0 else "?"
     return f"{python} (Python {version})"
+
+
+def daemon_build(python: str) -> str:
+    """What `fcgi-handlers --version` says about the build the daemon will run."""
+    done = subprocess.run([python, "-m", "fcgi_handlers", "--version"], capture_output=True, text=True, timeout=60,
+                          env=python_env(), cwd=ROOT)
+    return done.stdout.strip().split(", ", 1)[-1] if done.returncode == 0 else f"unknown ({done.stderr.strip()})"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -401,6 +437,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="interpreter for the daemon and flup (default: this one); mod_wsgi and mod_python embed "
                              "the system's libpython, so a like-for-like run uses a virtualenv made from the system's "
                              "python3 when this one is another build (see README, Performance)")
+    parser.add_argument("--pure", action="store_true", help="run the daemon's pure-Python modules even where a "
+                        "compiled build is installed (FCGI_HANDLERS_PURE=1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration < 1:
@@ -424,10 +462,12 @@ def main(argv: Sequence[str]) -> int:
     if missing:
         print(f"bench: not installed: {', '.join(missing)} (run scripts/install-system-deps.sh)", file=sys.stderr)
         return 2
+    if args.pure:
+        os.environ[PURE_VARIABLE] = "1"  # the daemon's environment comes from ours
     results = run(args)
     counts = ",".join(str(c) for c in args.connections)
     settings = {"wrk": f"-t{args.threads} -c{counts} -d{args.duration}s", "rounds": args.rounds,
-                "python": interpreter(args.python),
+                "python": interpreter(args.python), "build": daemon_build(args.python),
                 "warmup_s": args.warmup,
                 "daemon_args": args.daemon_args, "cpus": os.cpu_count()}
     if args.json:
@@ -436,7 +476,8 @@ def main(argv: Sequence[str]) -> int:
                           "goals": goal_lines(results)}, indent=2))
     else:
         print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), median of {args.rounds} interleaved rounds, "
-              f"{settings['cpus']} CPUs; daemon and flup on {settings['python']}\n")
+              f"{settings['cpus']} CPUs; daemon and flup on {settings['python']}; daemon build: "
+              f"{settings['build']}\n")
         print(table(results, args.connections) + "\n")
         print("\n".join(goal_lines(results)))
     return 0
