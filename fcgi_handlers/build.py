@@ -50,6 +50,19 @@ def compiled_modules() -> list[str]:
     return names
 
 
+def stale_modules() -> list[str]:
+    """Compiled modules whose source changed after they were built: the import system would still load the old
+    compiled code (`scripts/test.sh` rebuilds them; by hand: `pip install -e .` again)."""
+    stale = []
+    for name in compiled_modules():
+        relative = Path(*name.split(".")[1:])
+        source = _ROOT / relative.with_suffix(".py")
+        built = min((path.stat().st_mtime for path in source.parent.glob(relative.name + ".*.so")), default=0.0)
+        if source.is_file() and source.stat().st_mtime > built:
+            stale.append(name)
+    return stale
+
+
 def description() -> str:
     """One phrase for `--version` and the logs: which build runs."""
     if os.environ.get(PURE_VARIABLE) == "1":

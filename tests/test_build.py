@@ -50,3 +50,9 @@ def test_ci_installs_the_compiled_build() -> None:
     """CI's machine has a C compiler (install-system-deps.sh): a silent fall-back to pure Python must not pass."""
     if os.environ.get("CI") and os.environ.get(build.PURE_VARIABLE) != "1":
         assert len(build.compiled_modules()) >= 10, build.description()
+
+
+def test_no_compiled_module_is_older_than_its_source() -> None:
+    """A compiled module shadows its source: an edit that was not rebuilt would go untested."""
+    if os.environ.get(build.PURE_VARIABLE) != "1":
+        assert build.stale_modules() == [], "rebuild: scripts/test.sh does, or pip install -e . by hand"
