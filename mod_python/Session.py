@@ -89,8 +89,11 @@ def session_directory(options: Any, specific: str) -> str:
 def configured_secret(options: Any) -> Optional[str]:
     """The signing key named by `mod_python.session.secret_file` or FCGI_HANDLERS_SESSION_SECRET_FILE, if any."""
     path = _option(options, "mod_python.session.secret_file") or os.environ.get(SECRET_FILE_ENV)
-    if not path:
-        return None
+    return secret_from_file(str(path), "session secret") if path else None
+
+
+def secret_from_file(path: str, what: str) -> str:
+    """The content of a secret file without its surrounding whitespace, read again only when the file changes."""
     try:
         mtime = os.stat(path).st_mtime_ns
         cached = _secrets.get(path)
@@ -98,9 +101,9 @@ def configured_secret(options: Any) -> Optional[str]:
             with open(path, encoding="utf-8") as handle:
                 cached = _secrets[path] = (mtime, handle.read().strip())
     except OSError as error:
-        raise RuntimeError(f"session secret file {path}: {error.strerror or error}") from None
+        raise RuntimeError(f"{what} file {path}: {error.strerror or error}") from None
     if not cached[1]:
-        raise RuntimeError(f"session secret file {path} is empty")
+        raise RuntimeError(f"{what} file {path} is empty")
     return cached[1]
 
 

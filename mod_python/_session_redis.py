@@ -18,9 +18,11 @@ variable, then to a Redis on this host):
     mod_python.redis_session.lock_timeout  how long a dead holder's lock outlives it, seconds (default 10)
     mod_python.redis_session.lock_wait     how long a request waits for a busy session, seconds (default 60)
     mod_python.redis_session.key_prefix    prefix of every key (default `mp_sess:`)
+    mod_python.redis_session.password_file a file holding Redis's password (else FCGI_HANDLERS_REDIS_PASSWORD_FILE;
+                                           a password in the address wins)
 
 Anyone who can write to the Redis can make the daemons unpickle what they like: keep it on a private network,
-with a password (`redis://:secret@host`) where others share that network.
+with a password where others share that network.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
-from .Session import BaseSession, _option, unlock_session_cleanup
+from .Session import BaseSession, _option, secret_from_file, unlock_session_cleanup
 
 if TYPE_CHECKING:
     import redis
     from redis.lock import Lock
 
 REDIS_URL_ENV = "FCGI_HANDLERS_REDIS_URL"
+PASSWORD_FILE_ENV = "FCGI_HANDLERS_REDIS_PASSWORD_FILE"
 DFT_ADDRESS = "redis://127.0.0.1:6379/0"
 DFT_TIMEOUT = 5.0
 DFT_LOCK_TIMEOUT = 10.0
@@ -66,6 +69,7 @@ class RedisOptions:
     lock_timeout: float
     lock_wait: float
     key_prefix: str
+    password: Optional[str] = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> RedisOptions:
@@ -84,7 +88,10 @@ class RedisOptions:
         if urlsplit(address).scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"mod_python.redis_session.address {redacted(address)!r} is not a redis://, rediss:// "
                              "or unix:// URL")
-        return cls(address=address, timeout=seconds("timeout", DFT_TIMEOUT),
+        password_file = (_option(options, "mod_python.redis_session.password_file")
+                         or os.environ.get(PASSWORD_FILE_ENV))
+        password = secret_from_file(str(password_file), "Redis password") if password_file else None
+        return cls(address=address, password=password, timeout=seconds("timeout", DFT_TIMEOUT),
                    lock_timeout=seconds("lock_timeout", DFT_LOCK_TIMEOUT),
                    lock_wait=seconds("lock_wait", DFT_LOCK_WAIT),
                    key_prefix=str(_option(options, "mod_python.redis_session.key_prefix", default=DFT_KEY_PREFIX)))
@@ -101,13 +108,13 @@ def redacted(address: str) -> str:
 
 
 # --- clients, one per address and timeout per process -----------------------------------------------------------------
-_clients: Dict[Tuple[str, float], "redis.Redis"] = {}
+_clients: Dict[Tuple[str, Optional[str], float], "redis.Redis"] = {}
 _clients_guard = threading.Lock()
 
 
 def client(opts: RedisOptions) -> redis.Redis:
     """The process's client for this address (redis-py's pool is thread-safe and reconnects after a fork)."""
-    key = (opts.address, opts.timeout)
+    key = (opts.address, opts.password, opts.timeout)
     with _clients_guard:
         found = _clients.get(key)
         if found is None:
@@ -116,13 +123,13 @@ def client(opts: RedisOptions) -> redis.Redis:
             except ImportError:
                 raise SessionStoreError("RedisSession needs the redis package: pip install 'fcgi-handlers[redis]'") \
                     from None
-            found = redis.Redis.from_url(opts.address, socket_timeout=opts.timeout,
+            found = redis.Redis.from_url(opts.address, password=opts.password, socket_timeout=opts.timeout,
                                          socket_connect_timeout=opts.timeout, health_check_interval=30)
             _clients[key] = found
         return found
 
 
-# --- held locks and their renewal --------------------------------------------------------------------------------------
+# --- held locks and their renewal -------------------------------------------------------------------------------------
 class _Renewer:
     """The locks this process holds, each renewed every third of its timeout by one background thread.
 
@@ -188,7 +195,7 @@ _renewer = _Renewer()
 os.register_at_fork(after_in_child=_renewer.reset_after_fork)
 
 
-# --- the session ----------------------------------------------------------------------------------------------------
+# --- the session ------------------------------------------------------------------------------------------------------
 class RedisSession(BaseSession):
     """A session stored in Redis under `<key_prefix><sid>`; see the module docstring for the options."""
 
@@ -226,8 +233,9 @@ class RedisSession(BaseSession):
         except RedisError as exc:
             raise self._fail("taking the session lock", exc) from exc
         if not acquired:
-            raise SessionStoreError(f"RedisSession: session {self._sid} stayed locked for {time.monotonic() - began:.0f}"
-                                    f" s (mod_python.redis_session.lock_wait); giving up")
+            waited = time.monotonic() - began
+            raise SessionStoreError(f"RedisSession: session {self._sid} stayed locked for {waited:.0f} s "
+                                    "(mod_python.redis_session.lock_wait); giving up")
         self._redis_lock = redis_lock
         _renewer.add(key, redis_lock, opts.lock_timeout)
         self._locked = True

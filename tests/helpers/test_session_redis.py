@@ -216,6 +216,24 @@ def test_address_from_the_environment(options: dict[str, str], redis_url: str,  
     assert redis.Redis.from_url(redis_url).exists(f"mp_sess:{sid}")
 
 
+def test_password_from_a_file(options: dict[str, str], store: redis.Redis, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    store.config_set("requirepass", "redis-pass")
+    try:
+        with pytest.raises(rs.SessionStoreError, match="(?i)auth"):
+            saved(options, n=1)
+        password = tmp_path / "redis_password"
+        password.write_text("redis-pass\n")
+        monkeypatch.setenv(rs.PASSWORD_FILE_ENV, str(password))
+        sid = saved(options, n=1)
+        req = request(options, f"pysid={sid}")
+        assert Session.Session(req)["n"] == 1
+        run_cleanups(req)
+    finally:
+        redis.Redis.from_url(options["mod_python.redis_session.address"], password="redis-pass").config_set(
+            "requirepass", "")
+
+
 def test_secret_file_signs_the_cookie(options: dict[str, str], tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     secret = tmp_path / "session_secret"
