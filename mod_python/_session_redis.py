@@ -130,6 +130,14 @@ def client(opts: RedisOptions) -> redis.Redis:
 
 
 # --- held locks and their renewal -------------------------------------------------------------------------------------
+@dataclass
+class _Held:
+    lock: Lock
+    interval: float     # a third of the lock's timeout
+    thread: int         # the request thread holding it
+    due: float          # monotonic time of the next renewal
+
+
 class _Renewer:
     """The locks this process holds, each renewed every third of its timeout by one background thread.
 
@@ -138,16 +146,19 @@ class _Renewer:
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.held: Dict[str, Tuple[Lock, float, int]] = {}   # lock key -> (lock, timeout, holding thread)
+        self.held: Dict[str, _Held] = {}
         self.thread: Optional[threading.Thread] = None
 
     def add(self, key: str, lock: Lock, timeout: float) -> None:
         with self.cond:
-            self.held[key] = (lock, timeout, threading.get_ident())
+            entry = _Held(lock, timeout / 3, threading.get_ident(), time.monotonic() + timeout / 3)
+            earliest = min((held.due for held in self.held.values()), default=math.inf)
+            self.held[key] = entry
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="redis-session-renewer", daemon=True)
                 self.thread.start()
-            self.cond.notify()
+            if entry.due < earliest:   # the thread sleeps until the earliest due time: wake it for a nearer one
+                self.cond.notify()
 
     def remove(self, key: str) -> None:
         with self.cond:
@@ -156,18 +167,21 @@ class _Renewer:
     def holder(self, key: str) -> Optional[int]:
         with self.cond:
             entry = self.held.get(key)
-            return entry[2] if entry else None
+            return entry.thread if entry else None
 
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not self.held:
-                    self.cond.wait()
-                interval = min(timeout for _, timeout, _ in self.held.values()) / 3
-                self.cond.wait(interval)
-                due = list(self.held.items())
-            for key, (lock, _, _) in due:
-                self._renew(key, lock)
+                now = time.monotonic()
+                earliest = min((held.due for held in self.held.values()), default=math.inf)
+                if earliest > now:
+                    self.cond.wait(None if earliest == math.inf else earliest - now)
+                    continue
+                due = [(key, held) for key, held in self.held.items() if held.due <= now]
+                for _, held in due:
+                    held.due = now + held.interval
+            for key, held in due:
+                self._renew(key, held.lock)
 
     def _renew(self, key: str, lock: Lock) -> None:
         from redis.exceptions import LockError, RedisError
@@ -176,7 +190,8 @@ class _Renewer:
             lock.reacquire()   # the expiry starts again from now, only if the token is still ours
         except LockError:
             with self.cond:
-                still_held = self.held.get(key, (None, 0.0, 0))[0] is lock
+                entry = self.held.get(key)
+                still_held = entry is not None and entry.lock is lock
                 if still_held:
                     del self.held[key]
             if still_held:   # not merely released between the snapshot and now

@@ -25,6 +25,7 @@ from swarm_stack import Swarm, SwarmError, SwarmStack, docker_cli
 
 WHOAMI = re.compile(r"^host=(\S+) pid=(\d+)$")
 LOAD_CLIENTS = 4
+SLOW_CLIENTS = 2            # more clients whose requests take a second: surely in flight whenever a daemon stops
 LOAD_PAUSE = 0.02           # between one client's requests: a steady load, bounded in rate
 LOAD_MAX_SECONDS = 300.0    # and in time, whatever happens to the update
 SETTLE_AFTER_UPDATE = 5.0   # load goes on this long after the update converged
@@ -156,12 +157,12 @@ class Outcome:
     error: Optional[str]
 
 
-def _request(stack: SwarmStack) -> Outcome:
+def _request(stack: SwarmStack, path: str) -> Outcome:
     started = time.monotonic()
     host: Optional[str] = None
     error: Optional[str] = None
     try:
-        reply: Reply = stack.get("/whoami", timeout=15)
+        reply: Reply = stack.get(path, timeout=15)
         match = WHOAMI.match(reply.body.strip())
         if reply.status == 200 and match:
             host = match.group(1)
@@ -172,10 +173,10 @@ def _request(stack: SwarmStack) -> Outcome:
     return Outcome(started, time.monotonic(), host, error)
 
 
-def _load(stack: SwarmStack, outcomes: list[Outcome], stop: threading.Event, deadline: float) -> None:
-    """One client: sequential /whoami requests with a short pause until told to stop (or the deadline)."""
+def _load(stack: SwarmStack, path: str, outcomes: list[Outcome], stop: threading.Event, deadline: float) -> None:
+    """One client: sequential requests with a short pause until told to stop (or the deadline)."""
     while not stop.is_set() and time.monotonic() < deadline:
-        outcomes.append(_request(stack))
+        outcomes.append(_request(stack, path))
         stop.wait(LOAD_PAUSE)
 
 
@@ -183,8 +184,9 @@ def test_rolling_update_under_load_fails_no_request(swarm_stack: SwarmStack) -> 
     before = scale(swarm_stack, 3)
     outcomes: list[Outcome] = []
     stop = threading.Event()
-    clients = [threading.Thread(target=_load, args=(swarm_stack, outcomes, stop, time.monotonic() + LOAD_MAX_SECONDS))
-               for _ in range(LOAD_CLIENTS)]
+    deadline = time.monotonic() + LOAD_MAX_SECONDS
+    paths = ["/whoami"] * LOAD_CLIENTS + ["/whoami?sleep=1"] * SLOW_CLIENTS
+    clients = [threading.Thread(target=_load, args=(swarm_stack, path, outcomes, stop, deadline)) for path in paths]
     for thread in clients:
         thread.start()
     try:
@@ -201,7 +203,7 @@ def test_rolling_update_under_load_fails_no_request(swarm_stack: SwarmStack) -> 
     after = hostnames(swarm_stack.wait_healthy("handlers", 3))
     failed = [o for o in outcomes if o.error is not None]
     during = [o for o in outcomes if began <= o.started <= converged]
-    print(f"\nrolling update of 3 replicas in {converged - began:.1f} s under {LOAD_CLIENTS} clients: "
+    print(f"\nrolling update of 3 replicas in {converged - began:.1f} s under {LOAD_CLIENTS} + {SLOW_CLIENTS} clients: "
           f"{len(outcomes)} requests sent ({len(during)} during the update), {len(failed)} failed")
     assert not failed, f"{[o.error for o in failed][:5]}\n{swarm_stack.evidence()}"
     assert not before & after, f"replicas not replaced: {before & after}"
