@@ -41,7 +41,8 @@ def docker_cli(*args: str, env: Optional[Mapping[str, str]] = None, timeout: flo
     except subprocess.TimeoutExpired as exc:
         raise SwarmError(f"{shlex.join(command)} did not finish within {timeout}s") from exc
     if result.returncode != 0:
-        raise SwarmError(f"{shlex.join(command)} exited {result.returncode}:\n{(result.stdout + result.stderr)[-4000:]}")
+        output = (result.stdout + result.stderr)[-4000:]
+        raise SwarmError(f"{shlex.join(command)} exited {result.returncode}:\n{output}")
     return result.stdout + result.stderr
 
 
