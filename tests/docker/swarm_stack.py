@@ -114,9 +114,7 @@ class SwarmStack:
         return f"{self.name}_{short}"
 
     def containers(self, short: str) -> list[Container]:
-        found: list[Container] = self.client.containers.list(
-            filters={"label": f"com.docker.swarm.service.name={self.service(short)}"})
-        return found
+        return list_containers(self.client, {"label": f"com.docker.swarm.service.name={self.service(short)}"})
 
     def wait_healthy(self, short: str, count: int, timeout: float = 180.0) -> list[Container]:
         """The service's `count` running containers once all are healthy and no other is running."""
@@ -143,32 +141,60 @@ class SwarmStack:
             except SwarmError as exc:
                 parts.append(str(exc))
             for container in self.containers(short):
-                raw = container.logs(tail=30)
+                try:
+                    raw = container.logs(tail=30)
+                except docker.errors.NotFound:
+                    continue
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
                 parts.append(f"--- {container.name}\n{text}")
         return "\n".join(parts)
 
     def remove(self, timeout: float = 120.0) -> None:
         """`docker stack rm`, then wait for its containers and networks to go, then remove its volumes and images."""
+        try:
+            self._remove_stack(timeout)
+        finally:
+            for tag in self.tags.values():
+                try:
+                    self.client.images.remove(f"{tag}:latest")
+                except docker.errors.APIError:
+                    pass   # still used by a container that is going away: the tag stays, harmless
+
+    def _remove_stack(self, timeout: float) -> None:
         docker_cli("stack", "rm", self.name, timeout=120)
         label = f"com.docker.stack.namespace={self.name}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not (self.client.containers.list(all=True, filters={"label": label})
+            if not (list_containers(self.client, {"label": label}, stopped=True)
                     or self.client.networks.list(filters={"label": label})):
                 break
             time.sleep(1)
         for volume in self.client.volumes.list(filters={"label": label}):
-            volume.remove(force=True)
-        for tag in self.tags.values():
             try:
-                self.client.images.remove(f"{tag}:latest")
-            except docker.errors.APIError:
-                pass   # still used by a container that is going away: the tag stays, harmless
+                volume.remove(force=True)
+            except docker.errors.APIError as exc:   # still in use: say so, and go on removing the rest
+                print(f"swarm test: cannot remove volume {volume.name}: {exc}")
+
+
+def list_containers(client: docker.DockerClient, filters: Mapping[str, str], stopped: bool = False,
+                    attempts: int = 5) -> list[Container]:
+    """The matching containers. The SDK inspects each one it lists, so a container Swarm removes in between makes
+    the listing fail: list again."""
+    for _ in range(attempts - 1):
+        try:
+            found: list[Container] = client.containers.list(all=stopped, filters=dict(filters))
+            return found
+        except docker.errors.NotFound:
+            time.sleep(0.2)
+    last: list[Container] = client.containers.list(all=stopped, filters=dict(filters))
+    return last
 
 
 def _health(container: Container) -> str:
-    container.reload()
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return "removed"
     state = container.attrs.get("State", {})
     health = state.get("Health", {}) if isinstance(state, dict) else {}
     return str(health.get("Status", "none")) if isinstance(health, dict) else "none"
