@@ -4,6 +4,7 @@ while its holder lives), errors that name the cause, and the session secret from
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -258,3 +259,30 @@ def test_secret_file_signs_the_cookie(options: dict[str, str], tmp_path: Path,
     options["mod_python.session.secret_file"] = str(tmp_path / "missing")
     with pytest.raises(RuntimeError, match="session secret file .*missing"):
         Session.Session(request(options))
+
+
+def test_a_lock_lost_while_held_is_logged(options: dict[str, str], store: redis.Redis,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    sid = saved(options, n=0)
+    req = request(options, f"pysid={sid}")
+    Session.Session(req)
+    store.delete(f"mp_sess:lock:{sid}")   # as if Redis lost it (a restart without persistence)
+    with caplog.at_level("WARNING", logger="mod_python.Session"):
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert any("expired while its request held it" in r.getMessage() for r in caplog.records), caplog.text
+    run_cleanups(req)   # releasing a lock that is gone is logged, not raised
+
+
+def test_a_forked_worker_holds_none_of_its_parents_locks(options: dict[str, str]) -> None:
+    sid = saved(options, n=0)
+    req = request(options, f"pysid={sid}")
+    Session.Session(req)
+    assert rs._renewer.held
+    pid = os.fork()
+    if pid == 0:   # the child: what the arbiter's fork gives a new worker
+        os._exit(0 if not rs._renewer.held and rs._renewer.thread is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    run_cleanups(req)
