@@ -45,7 +45,8 @@ def swarm_stack(docker_client: docker.DockerClient, base_image: str,
         stack.deploy()
         for service in ("redis", "handlers", "apache"):
             stack.wait_healthy(service, 1)
-    except SwarmError as exc:
+        wait_routed(stack, hostnames(stack.containers("handlers")))
+    except (SwarmError, AssertionError) as exc:
         _teardown(stack, swarm)
         pytest.fail(str(exc), pytrace=False)
     try:
@@ -68,17 +69,23 @@ def whoami(stack: SwarmStack) -> str:
     return match.group(1)
 
 
+def wait_routed(stack: SwarmStack, wanted: set[str], timeout: float = 60.0) -> None:
+    """Until Apache routes to exactly the daemons `wanted`: a new task enters DNS a little after it is healthy, and
+    Apache follows DNS at its next lookup (until then, with no member yet, it answers 503)."""
+    seen: set[Optional[str]] = set()
+    deadline = time.monotonic() + timeout
+    while seen != wanted and time.monotonic() < deadline:
+        seen = {_request(stack, "/whoami").host for _ in range(3 * len(wanted))}
+        if seen != wanted:
+            time.sleep(0.5)
+    assert seen == wanted, f"Apache routed to {seen}, the running daemons are {wanted}\n{stack.evidence()}"
+
+
 def scale(stack: SwarmStack, replicas: int) -> set[str]:
     """`docker service scale`, then wait until Apache routes to every replica; their host names."""
     docker_cli("service", "scale", "--detach", f"{stack.service('handlers')}={replicas}")
     wanted = hostnames(stack.wait_healthy("handlers", replicas))
-    seen: set[str] = set()
-    deadline = time.monotonic() + 60
-    while seen != wanted and time.monotonic() < deadline:
-        seen = {whoami(stack) for _ in range(3 * replicas)}
-        if seen != wanted:
-            time.sleep(0.5)
-    assert seen == wanted, f"Apache routed to {seen}, the running daemons are {wanted}\n{stack.evidence()}"
+    wait_routed(stack, wanted)
     return wanted
 
 
@@ -124,6 +131,19 @@ def _exchange(stack: SwarmStack, method: str, path: str, cookie: str = "",
         conn.close()
 
 
+def sign_guestbook(stack: SwarmStack, cookie: str, page: str, name: str, signed: int) -> str:
+    """Sign the guestbook as `name` for the `signed`-th time; the page shown afterwards."""
+    token = re.search(r'name="token" value="([0-9a-f]+)"', page)
+    assert token, page
+    form = urllib.parse.urlencode({"name": name, "message": f"message {signed}", "token": token.group(1)})
+    status, _, _ = _exchange(stack, "POST", "/guestbook/sign", cookie, form.encode())
+    assert status == 302, stack.evidence()
+    status, _, page = _exchange(stack, "GET", "/guestbook/", cookie)
+    assert status == 200
+    assert f"Welcome back, {name}: you signed {signed} time(s)." in page, page
+    return page
+
+
 def test_sessions_live_in_redis_across_replicas(swarm_stack: SwarmStack) -> None:
     """The guestbook keeps one session while byrequests sends each request to the next of three daemons: the
     session is in Redis (RedisSession, chosen by Apache's option), and its cookie is signed with the stack's secret."""
@@ -135,14 +155,7 @@ def test_sessions_live_in_redis_across_replicas(swarm_stack: SwarmStack) -> None
     assert len(value) == 64 + 32, f"the session cookie is not signed: {cookie}"   # HMAC-SHA256 hex + the sid
     name = f"visitor-{uuid.uuid4().hex[:8]}"
     for signed in range(1, 4):
-        token = re.search(r'name="token" value="([0-9a-f]+)"', page)
-        assert token, page
-        form = urllib.parse.urlencode({"name": name, "message": f"message {signed}", "token": token.group(1)})
-        status, _, _ = _exchange(swarm_stack, "POST", "/guestbook/sign", cookie, form.encode())
-        assert status == 302, swarm_stack.evidence()
-        status, _, page = _exchange(swarm_stack, "GET", "/guestbook/", cookie)
-        assert status == 200
-        assert f"Welcome back, {name}: you signed {signed} time(s)." in page, page
+        page = sign_guestbook(swarm_stack, cookie, page, name, signed)
     (redis,) = swarm_stack.containers("redis")
     code, keys = run_in(redis, ["sh", "-c", 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" '
                                             "redis-cli --scan --pattern 'mp_sess:*'"])
@@ -182,6 +195,10 @@ def _load(stack: SwarmStack, path: str, outcomes: list[Outcome], stop: threading
 
 def test_rolling_update_under_load_fails_no_request(swarm_stack: SwarmStack) -> None:
     before = scale(swarm_stack, 3)
+    # A session from before the update: every daemon that knew it is replaced, Redis keeps it.
+    _, headers, page = _exchange(swarm_stack, "GET", "/guestbook/")
+    cookie, name = headers["set-cookie"].split(";")[0], f"updater-{uuid.uuid4().hex[:8]}"
+    page = sign_guestbook(swarm_stack, cookie, page, name, 1)
     outcomes: list[Outcome] = []
     stop = threading.Event()
     deadline = time.monotonic() + LOAD_MAX_SECONDS
@@ -211,3 +228,4 @@ def test_rolling_update_under_load_fails_no_request(swarm_stack: SwarmStack) -> 
     # Every request after the settling answered from a new replica, and every new replica answered.
     late = {o.host for o in outcomes if o.started > converged + 2}
     assert late == after, f"answered after the update: {late}, running: {after}"
+    sign_guestbook(swarm_stack, cookie, page, name, 2)
