@@ -11,6 +11,7 @@ END_REQUEST is written.
 from __future__ import annotations
 
 import atexit
+import importlib
 from typing import Any
 
 from fcgi_handlers.dispatch import runtime
@@ -19,6 +20,18 @@ from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.server import FastCGIRequest
+
+# mod_python's helper modules, imported in the arbiter before workers switch to `--user`: that account then needs to
+# read only the handler code, not this package (a checkout or virtualenv under a private home stays private).
+HELPER_MODULES = ("mod_python.apache", "mod_python.util", "mod_python.Cookie", "mod_python.Session",
+                  "mod_python.publisher", "mod_python.psp", "mod_python.cgihandler", "mod_python.wsgi")
+
+
+def preload_helpers() -> None:
+    """Import every mod_python helper module now (see HELPER_MODULES)."""
+    for name in HELPER_MODULES:
+        importlib.import_module(name)
+
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
 def _defaults(config: Any) -> dict[str, str]:

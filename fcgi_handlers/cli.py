@@ -131,7 +131,7 @@ def _area(text: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fcgi_handlers.app import make_app
+    from fcgi_handlers.app import make_app, preload_helpers
     from fcgi_handlers.server import Arbiter
 
     cfg = config.from_namespace(args)
@@ -141,6 +141,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = _settings(cfg, run_as, owner, group)
     except ValueError as exc:  # the server layer's own checks, for combinations the settings table cannot see
         raise config.ConfigError(str(exc)) from None
+    if run_as is not None:
+        preload_helpers()
     logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     return Arbiter(settings, lambda: make_app(cfg)).run() or 0
