@@ -5,6 +5,8 @@ set -euo pipefail
 
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
       docker.io docker-compose debootstrap)
+# The README's system install makes a virtualenv with Debian's python3 (which refuses pip installs, PEP 668).
+PKGS+=(python3-venv)
 if [ "${1:-}" = "--minimal" ]; then PKGS=(apache2 curl); fi
 
 SUDO=""

@@ -40,7 +40,6 @@ pytestmark = pytest.mark.e2e
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Pairing the daemon with an existing Apache"
 TROUBLESHOOTING = "## Troubleshooting"
-VARIABLES = ("APP", "SOCK", "SITE", "APACHE_CONFDIR")
 ANSWER = "Hello from the daemon\n"
 SOCKET_FLAGS = ("--socket-group www-data", "--user www-data")
 WAIT = 20.0  # seconds for the daemon to boot, or for Apache's graceful restart to serve the new config
@@ -70,14 +69,16 @@ class Fences:
 
 
 def variables_block(body: str, values: dict[str, str]) -> str:
-    """The README's variables block with each variable's value replaced (its comment and `export` kept)."""
+    """A README block with its variable lines' values replaced (comments, `export` and other lines kept as they
+    are); the variables must be exactly those of `values`, in that order."""
     lines, names = [], []
     for line in body.splitlines():
         match = re.fullmatch(r"(export )?([A-Z_]+)=(\S+)(\s+#.*)?", line)
-        assert match, f"not a variable line: {line!r}"
-        names.append(match[2])
-        lines.append(f"{match[1] or ''}{match[2]}={values[match[2]]}{match[4] or ''}")
-    assert names == list(VARIABLES), "the README's placeholders changed: update VARIABLES and their values here"
+        if match:
+            names.append(match[2])
+            line = f"{match[1] or ''}{match[2]}={values[match[2]]}{match[4] or ''}"
+        lines.append(line)
+    assert names == list(values), "the README's placeholders changed: update their values here"
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +144,8 @@ def host() -> Iterator[tuple[Path, SystemCopy]]:
 def test_readme_pairing_section_as_written(host: tuple[Path, SystemCopy]) -> None:
     work, apache = host
     fences = Fences.of(section(SECTION))
-    variables, *command_blocks = fences.of_lang("sh")
+    install, variables, *command_blocks = fences.of_lang("sh")
+    assert "-m venv" in install  # the system install has its own test below
     (handler,) = fences.of_lang("python")
     sock = work / "run" / "fcgi-handlers" / "myapp.sock"
     values = {"APP": str(work / "app"), "SOCK": str(sock), "SITE": f"http://127.0.0.1:{apache.port}",
@@ -218,3 +220,21 @@ def assert_503(apache: SystemCopy, cause: str) -> None:
     while cause not in apache.errors(mark) and time.monotonic() < deadline:
         time.sleep(0.1)  # the error log is written by the child that served the request
     assert cause in apache.errors(mark), apache.errors(mark)
+
+
+def test_readme_system_install_as_written() -> None:
+    """The system install block, run in the checkout with Debian's python3 (the PATH a root shell has), into a
+    fresh PREFIX: the installed command works from anywhere, without the checkout."""
+    install = Fences.of(section(SECTION)).of_lang("sh")[0]
+    prefix = Path(tempfile.mkdtemp(prefix="fcgi-handlers-prefix-"))
+    try:
+        script = variables_block(install, {"PREFIX": str(prefix / "venv")})
+        result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=600,
+                                cwd=README.parent, env={"PATH": CLEAN_PATH, "LANG": "C", "HOME": str(prefix)})
+        assert result.returncode == 0, result.stdout + result.stderr
+        command = prefix / "venv" / "bin" / "fcgi-handlers"
+        snippet = subprocess.run([str(command), "apache-config", "--bind", "unix:/run/x.sock"], capture_output=True,
+                                 text=True, timeout=60, cwd=prefix, env={"PATH": CLEAN_PATH})
+        assert snippet.returncode == 0 and "unix:/run/x.sock|fcgi://localhost/" in snippet.stdout, snippet.stderr
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
