@@ -260,10 +260,13 @@ def identities(cfg: Config) -> tuple[Optional[RunAs], Optional[int], Optional[in
         raise ConfigError("--socket-owner/--socket-group: no unix:PATH in --bind (a TCP port has no owner)")
     try:
         server_identity.check_switch(run_as)
+    except PermissionError as exc:
+        raise ConfigError(f"--user/--group: {exc}") from None
+    try:
         if any(address.startswith("unix:") for address in cfg.bind):
             server_identity.check_chown(owner, group)
     except PermissionError as exc:
-        raise ConfigError(f"--user/--group/--socket-owner/--socket-group: {exc}") from None
+        raise ConfigError(f"--socket-owner/--socket-group: {exc}") from None
     return run_as, owner, group
 
 
