@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fcgi_handlers import cli
+from fcgi_handlers import cli, config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,4 +128,15 @@ def test_the_installed_command_prints_no_traceback() -> None:
 
 def test_good_flags_still_work(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["apache-config", "--location", "/app/", "--bind", "unix:/run/fh.sock"]) == 0
-    assert '<Location "/app/">' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '<Location "/app/">' in out and "SetEnv PythonDebug" not in out
+    assert cli.main(["apache-config", "--debug"]) == 0
+    assert out.count("SetEnv PythonDebug") == 0 and capsys.readouterr().out.count("SetEnv PythonDebug On") == 2
+
+
+def test_a_config_files_path_is_enough_for_serve(tmp_path: Path) -> None:
+    conf = tmp_path / "daemon.toml"
+    conf.write_text(f'path = ["{tmp_path}"]\n')
+    config.require_path(config.load(str(conf)))
+    with pytest.raises(config.ConfigError, match="no --path"):
+        config.require_path(config.load(None))

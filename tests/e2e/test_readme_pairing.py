@@ -180,6 +180,7 @@ def test_readme_pairing_section_as_written(host: tuple[Path, SystemCopy]) -> Non
         www_data = pwd.getpwnam("www-data")
         assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (www_data.pw_uid, www_data.pw_gid, 0o660)
         assert "PythonDebug is Off" in (apache.conf / "conf-available" / "fcgi-handlers.conf").read_text()
+        assert_handler_errors_reach_apaches_log(apache, work / "app" / "hello.py", handler)
 
         # Troubleshooting, first cause: the same daemon with a root-only socket.
         stop(daemon)
@@ -212,14 +213,34 @@ def retry_until(shell: Shell, line: str, expected: str) -> str:
         time.sleep(0.2)
 
 
+def assert_handler_errors_reach_apaches_log(apache: SystemCopy, module: Path, source: str) -> None:
+    """Troubleshooting's claim on handler errors: the traceback is in Apache's error log. The handler is edited to
+    fail; the daemon re-imports it (PythonAutoReload is On by default)."""
+    mark = apache.error_log_size()
+    module.write_text(source.replace('req.write("Hello from the daemon\\n")', 'raise RuntimeError("handler bug")'))
+    deadline = time.monotonic() + WAIT
+    while http_request(apache.port, "GET", "/app/").status != 500:
+        assert time.monotonic() < deadline, "the edited handler was never re-imported"
+        time.sleep(0.3)
+    logged = wait_logged(apache, mark, "RuntimeError: handler bug")
+    assert "AH01071: Got error" in logged and "in handler" in logged
+    assert "AH01071: Got error" in section(TROUBLESHOOTING)
+    module.write_text(source)
+
+
+def wait_logged(apache: SystemCopy, mark: int, text: str) -> str:
+    """Apache's error log since `mark`, once it holds `text` (the child that served the request writes it)."""
+    deadline = time.monotonic() + 5
+    while text not in apache.errors(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return apache.errors(mark)
+
+
 def assert_503(apache: SystemCopy, cause: str) -> None:
     mark = apache.error_log_size()
     response = http_request(apache.port, "GET", "/app/")
     assert response.status == 503, response.text
-    deadline = time.monotonic() + 5
-    while cause not in apache.errors(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)  # the error log is written by the child that served the request
-    assert cause in apache.errors(mark), apache.errors(mark)
+    assert cause in wait_logged(apache, mark, cause), apache.errors(mark)
 
 
 def test_readme_system_install_as_written() -> None:
