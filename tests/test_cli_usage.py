@@ -18,40 +18,41 @@ from fcgi_handlers import cli, config
 
 REPO = Path(__file__).resolve().parents[1]
 
-# (subcommand, arguments, a word the error line must contain). None of these may start anything.
-BAD: list[tuple[str, list[str], str]] = [
-    ("serve", [], "--path"),
-    ("serve", ["--path", "/nonexistent-dir"], "not a directory"),
-    ("serve", ["--bind", "nonsense"], "HOST:PORT"),
-    ("serve", ["--workers", "0"], "at least 1"),
-    ("serve", ["--threads", "many"], "--threads"),
-    ("serve", ["--import", "a b c"], "MODULE"),
-    ("serve", ["--socket-mode", "999"], "--socket-mode"),
-    ("serve", ["--socket-mode", "7777"], "0 to 777"),
-    ("serve", ["--socket-owner", "no-such-account"], "no such user"),
-    ("serve", ["--socket-group", "no-such-group"], "no such group"),
-    ("serve", ["--socket-group", "www-data"], "no unix:PATH"),
-    ("serve", ["--user", "no-such-account"], "no such user"),
-    ("serve", ["--group", "no-such-group"], "no such group"),
-    ("serve", ["--graceful-timeout", "nan"], "more than 0"),
-    ("serve", ["--max-requests", "-1"], "0 or more"),
-    ("serve", ["--max-params-size", "0"], "at least 1"),
-    ("serve", ["--spool-threshold", "lots"], "--spool-threshold"),
-    ("serve", ["--config", "/nonexistent.toml"], "nonexistent.toml"),
-    ("apache-config", ["--bind", "nonsense"], "HOST:PORT"),
-    ("apache-config", ["--location", "app"], "starts with '/'"),
-    ("apache-config", ["--handler", "a\nb"], "line breaks"),
-    ("apache-config", ["--directory", "var/www"], "absolute"),
-    ("apache-config", ["--pool-max", "0"], "at least 1"),
-    ("apache-config", ["--auth-bind", "unix:/run/x.sock"], "TCP only"),
-    ("apache-config", ["--authen-handler", ""], "empty"),
-    ("demo", ["--port", "0"], "1 to 65535"),
-    ("demo", ["--daemon-port", "http"], "1 to 65535"),
-    ("demo", ["--handlers", "/nonexistent-dir"], "not a directory"),
-    ("ping", ["nonsense"], "HOST:PORT"),
-    ("ping", ["--timeout", "-1"], "above 0"),
-    ("conformance", ["--scenario", "no-such-scenario"], "no such scenario"),
-    ("conformance", ["--area", "no-such-area"], "no such area"),
+# (subcommand, the option it tests (a positional by its dest), arguments, a word the error line must contain).
+# None of these may start anything.
+BAD: list[tuple[str, str, list[str], str]] = [
+    ("serve", "--path", [], "--path"),
+    ("serve", "--path", ["--path", "/nonexistent-dir"], "not a directory"),
+    ("serve", "--bind", ["--bind", "nonsense"], "HOST:PORT"),
+    ("serve", "--workers", ["--workers", "0"], "at least 1"),
+    ("serve", "--threads", ["--threads", "many"], "--threads"),
+    ("serve", "--import", ["--import", "a b c"], "MODULE"),
+    ("serve", "--socket-mode", ["--socket-mode", "999"], "--socket-mode"),
+    ("serve", "--socket-mode", ["--socket-mode", "7777"], "0 to 777"),
+    ("serve", "--socket-owner", ["--socket-owner", "no-such-account"], "no such user"),
+    ("serve", "--socket-group", ["--socket-group", "no-such-group"], "no such group"),
+    ("serve", "--socket-group", ["--socket-group", "www-data"], "no unix:PATH"),
+    ("serve", "--user", ["--user", "no-such-account"], "no such user"),
+    ("serve", "--group", ["--group", "no-such-group"], "no such group"),
+    ("serve", "--graceful-timeout", ["--graceful-timeout", "nan"], "more than 0"),
+    ("serve", "--max-requests", ["--max-requests", "-1"], "0 or more"),
+    ("serve", "--max-params-size", ["--max-params-size", "0"], "at least 1"),
+    ("serve", "--spool-threshold", ["--spool-threshold", "lots"], "--spool-threshold"),
+    ("serve", "--config", ["--config", "/nonexistent.toml"], "nonexistent.toml"),
+    ("apache-config", "--bind", ["--bind", "nonsense"], "HOST:PORT"),
+    ("apache-config", "--location", ["--location", "app"], "starts with '/'"),
+    ("apache-config", "--handler", ["--handler", "a\nb"], "line breaks"),
+    ("apache-config", "--directory", ["--directory", "var/www"], "absolute"),
+    ("apache-config", "--pool-max", ["--pool-max", "0"], "at least 1"),
+    ("apache-config", "--auth-bind", ["--auth-bind", "unix:/run/x.sock"], "TCP only"),
+    ("apache-config", "--authen-handler", ["--authen-handler", ""], "empty"),
+    ("demo", "--port", ["--port", "0"], "1 to 65535"),
+    ("demo", "--daemon-port", ["--daemon-port", "http"], "1 to 65535"),
+    ("demo", "--handlers", ["--handlers", "/nonexistent-dir"], "not a directory"),
+    ("ping", "address", ["nonsense"], "HOST:PORT"),
+    ("ping", "--timeout", ["--timeout", "-1"], "above 0"),
+    ("conformance", "--scenario", ["--scenario", "no-such-scenario"], "no such scenario"),
+    ("conformance", "--area", ["--area", "no-such-area"], "no such area"),
 ]
 # Options whose value is free text, and why.
 FREE_TEXT = {
@@ -87,9 +88,9 @@ def assert_one_line(code: int, err: str, command: str) -> None:
     assert lines[0].startswith(f"fcgi-handlers {command}:"), err
 
 
-@pytest.mark.parametrize("command, args, word", BAD, ids=[f"{c} {' '.join(a)}" for c, a, _ in BAD])
-def test_bad_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], command: str, args: list[str],
-                                          word: str) -> None:
+@pytest.mark.parametrize("command, option, args, word", BAD, ids=[f"{c} {' '.join(a)}" for c, _, a, _ in BAD])
+def test_bad_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], command: str, option: str,
+                                          args: list[str], word: str) -> None:
     extra = SERVE_DEFAULTS if command == "serve" and args and args[0] != "--path" else []
     code, err = run(capsys, [command, *args, *extra])
     assert_one_line(code, err, command)
@@ -97,7 +98,7 @@ def test_bad_value_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], co
 
 
 def test_every_option_has_a_bad_value_case() -> None:
-    covered = {(command, args[0] if args and args[0].startswith("-") else "address") for command, args, _ in BAD}
+    covered = {(command, option) for command, option, _, _ in BAD}
     missing = [(name, option) for name, parser in subcommands().items() for option in value_options(parser)
                if (name, option) not in covered | FREE_TEXT]
     assert missing == [], "add a bad value to BAD (or the option to FREE_TEXT, with the reason)"
