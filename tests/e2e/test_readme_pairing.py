@@ -244,14 +244,18 @@ def assert_503(apache: SystemCopy, cause: str) -> None:
 
 
 def test_readme_system_install_as_written() -> None:
-    """The system install block, run in the checkout with Debian's python3 (the PATH a root shell has), into a
-    fresh PREFIX: the installed command works from anywhere, without the checkout."""
+    """The system install block, run in a copy of the checkout (pip writes build/ into it; two runs at once must not
+    share one) with Debian's python3 (the PATH a root shell has), into a fresh PREFIX: the installed command works
+    from anywhere, without the checkout."""
     install = Fences.of(section(SECTION)).of_lang("sh")[0]
     prefix = Path(tempfile.mkdtemp(prefix="fcgi-handlers-prefix-"))
     try:
+        checkout = prefix / "checkout"
+        shutil.copytree(README.parent, checkout, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "conformance-report"))
         script = variables_block(install, {"PREFIX": str(prefix / "venv")})
         result = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, timeout=600,
-                                cwd=README.parent, env={"PATH": CLEAN_PATH, "LANG": "C", "HOME": str(prefix)})
+                                cwd=checkout, env={"PATH": CLEAN_PATH, "LANG": "C", "HOME": str(prefix)})
         assert result.returncode == 0, result.stdout + result.stderr
         command = prefix / "venv" / "bin" / "fcgi-handlers"
         snippet = subprocess.run([str(command), "apache-config", "--bind", "unix:/run/x.sock"], capture_output=True,
