@@ -206,7 +206,7 @@ def test_user_drops_privileges_after_binding(shared_dir: Path) -> None:
     assert not (shared_dir / "s.sock").exists()
 
 
-def test_socket_group_alone_keeps_the_daemon_and_lets_the_group_connect(shared_dir: Path) -> None:
+def test_group_without_user_switches_the_group_and_the_socket_follows_it(shared_dir: Path) -> None:
     need_root()
     proc = _serve(shared_dir, "--socket-group", "www-data", "--group", "www-data")
     try:
