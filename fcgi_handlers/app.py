@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import atexit
 import importlib
-from typing import Any
+import logging
+import os
+import pwd
+from typing import Any, Sequence
 
 from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
@@ -20,6 +23,8 @@ from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.server import FastCGIRequest
+
+log = logging.getLogger(__name__)
 
 # mod_python's helper modules, imported in the arbiter before workers switch to `--user`: that account then needs to
 # read only the handler code, not this package (a checkout or virtualenv under a private home stays private).
@@ -43,8 +48,19 @@ def _defaults(config: Any) -> dict[str, str]:
     return defaults
 
 
+def warn_unreadable(paths: Sequence[str]) -> None:
+    """Log each import directory this worker's account cannot read: after `--user`, every request for a handler
+    there would fail with an import error, so say why once, at boot, in the daemon's log."""
+    for path in paths:
+        if not os.access(path, os.R_OK | os.X_OK):
+            account = pwd.getpwuid(os.getuid()).pw_name
+            log.error("--path %s is not readable by %s (uid %d), the account the workers run as: handlers there "
+                      "cannot be imported", path, account, os.getuid())
+
+
 def make_app(config: Any) -> Any:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
+    warn_unreadable(config.path)
     dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
     runtime.install(runtime.WorkerState(loader=dispatcher.loader, workers=config.workers, threads=config.threads,
                                         child_cleanups=dispatcher.child_cleanups, namespaces=dispatcher.namespaces))

@@ -230,3 +230,17 @@ def test_group_without_user_switches_the_group_and_the_socket_follows_it(shared_
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         assert _stop(proc) == 0
+
+
+def test_a_path_the_user_cannot_read_is_named_at_boot(shared_dir: Path) -> None:
+    need_root()
+    private = shared_dir / "private"
+    private.mkdir(mode=0o700)
+    proc = _serve(shared_dir, "--user", "nobody", "--path", str(private))
+    try:
+        _wait_serving(shared_dir, proc)
+        log = (shared_dir / "daemon.log").read_text()
+        assert f"--path {private} is not readable by nobody" in log
+        assert f"--path {shared_dir} is not readable" not in log
+    finally:
+        assert _stop(proc) == 0
