@@ -35,8 +35,9 @@ def system_copy() -> Iterator[SystemCopy]:
 def test_the_system_configuration_starts(system_copy: SystemCopy) -> None:
     """What install-system-deps.sh left in /etc/apache2 (scripts/test.sh runs it first) starts and answers."""
     loaded = system_copy.modules()
-    assert not {"python_module", "wsgi_module"} <= loaded, \
-        "mod_python and mod_wsgi are both enabled: scripts/install-system-deps.sh (run by scripts/test.sh) disables them"
+    assert not {"python_module", "wsgi_module"} <= loaded, (
+        "mod_python and mod_wsgi are both enabled: scripts/install-system-deps.sh (scripts/test.sh runs it) "
+        "disables them")
     answered, errors = system_copy.start_and_stop()
     assert answered, errors
 
