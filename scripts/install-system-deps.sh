@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fcgi_handlers' demo, tests and benchmarks need.
-# Idempotent: does nothing when everything is present. Needs root (or sudo) and apt.
+# Installs the Debian packages fcgi_handlers' demo, tests and benchmarks need, and leaves the system Apache startable.
+# Idempotent: installs nothing when everything is present. Needs root (or sudo) and apt.
 set -euo pipefail
 
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -54,3 +55,55 @@ def test_syntax_check_passes_where_start_fails_and_the_script_repairs_it(system_
     assert not {"python_module", "wsgi_module"} & system_copy.modules()
     answered, errors = system_copy.start_and_stop()
     assert answered, errors
+
+
+FAKE_DPKG_QUERY = """#!/bin/sh
+# dpkg-query -W -f='${Status}' PACKAGE: installed, except the packages named in $FAKE_MISSING
+for pkg; do :; done
+for word in $FAKE_MISSING; do [ "$word" = "$pkg" ] && exit 1; done
+printf 'install ok installed'
+"""
+# apt-get install: what Debian's postinst scripts do for the module packages, i.e. enable their module.
+FAKE_APT_GET = """#!/bin/sh
+case " $* " in *" install "*) ;; *) exit 0 ;; esac
+for pkg in "$@"; do
+  case "$pkg" in
+    libapache2-mod-python) ln -sf ../mods-available/python.load "$APACHE_CONFDIR/mods-enabled/python.load" ;;
+    libapache2-mod-wsgi-py3) ln -sf ../mods-available/wsgi.load "$APACHE_CONFDIR/mods-enabled/wsgi.load" ;;
+  esac
+done
+"""
+
+
+def fake_install(system_copy: SystemCopy, missing: str) -> subprocess.CompletedProcess[str]:
+    """install-system-deps.sh on the copy, with `missing` packages "installed" by a stand-in apt-get."""
+    bin_dir = system_copy.root / "bin"
+    bin_dir.mkdir()
+    for name, text in (("dpkg-query", FAKE_DPKG_QUERY), ("apt-get", FAKE_APT_GET)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return system_copy.install_script(env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+                                           "FAKE_MISSING": missing})
+
+
+def test_a_fresh_install_leaves_neither_module_enabled(system_copy: SystemCopy) -> None:
+    for name in ("python", "wsgi"):
+        (system_copy.conf / "mods-enabled" / f"{name}.load").unlink(missing_ok=True)
+    result = fake_install(system_copy, "libapache2-mod-python libapache2-mod-wsgi-py3")
+    assert result.returncode == 0, result.stderr
+    assert "installing libapache2-mod-python libapache2-mod-wsgi-py3" in result.stderr
+    assert "disabling python wsgi" in result.stderr
+    assert not {"python_module", "wsgi_module"} & system_copy.modules(), result.stderr
+    assert system_copy.start_and_stop()[0]
+
+
+def test_installing_mod_wsgi_keeps_a_sites_own_mod_python(system_copy: SystemCopy) -> None:
+    """A mod_python shop: its mod_python stays enabled, the newly installed mod_wsgi is disabled."""
+    (system_copy.conf / "mods-enabled" / "wsgi.load").unlink(missing_ok=True)
+    system_copy.enable("python")
+    result = fake_install(system_copy, "libapache2-mod-wsgi-py3")
+    assert result.returncode == 0, result.stderr
+    assert "disabling wsgi" in result.stderr
+    loaded = system_copy.modules()
+    assert "python_module" in loaded and "wsgi_module" not in loaded
+    assert system_copy.start_and_stop()[0]

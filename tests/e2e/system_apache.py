@@ -112,9 +112,9 @@ class SystemCopy:
             if not link.exists():
                 link.symlink_to(f"../mods-available/{name}.load")
 
-    def install_script(self) -> subprocess.CompletedProcess[str]:
+    def install_script(self, env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess[str]:
         """scripts/install-system-deps.sh with a2dismod (and its checks) pointed at this copy."""
-        env = {"PATH": os.environ.get("PATH", CLEAN_PATH), "APACHE_CONFDIR": str(self.conf),
-               "APACHE_STATE_DIRECTORY": str(self.root / "state")}
+        full_env = {"PATH": os.environ.get("PATH", CLEAN_PATH), "APACHE_CONFDIR": str(self.conf),
+                    "APACHE_STATE_DIRECTORY": str(self.root / "state"), **(env or {})}
         return subprocess.run([str(REPO / "scripts" / "install-system-deps.sh")], capture_output=True, text=True,
-                              timeout=900, env=env)
+                              timeout=900, env=full_env)
