@@ -200,8 +200,8 @@ def _ping(args: argparse.Namespace) -> int:
 
 
 def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    """The parser of one subcommand of `parser`."""
-    for action in parser._subparsers._group_actions if parser._subparsers else ():
+    """The parser of one subcommand of `parser` (argparse keeps them in its private subparsers action)."""
+    for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             found: argparse.ArgumentParser = action.choices[name]
             return found
