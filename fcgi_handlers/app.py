@@ -14,6 +14,7 @@ import atexit
 import importlib
 import logging
 import os
+import pkgutil
 import pwd
 import sys
 from typing import Any, Sequence
@@ -27,16 +28,14 @@ from fcgi_handlers.server import FastCGIRequest
 
 log = logging.getLogger(__name__)
 
-# mod_python's helper modules, imported in the arbiter before workers switch to `--user`: that account then needs to
-# read only the handler code, not this package (a checkout or virtualenv under a private home stays private).
-HELPER_MODULES = ("mod_python.apache", "mod_python.util", "mod_python.Cookie", "mod_python.Session",
-                  "mod_python.publisher", "mod_python.psp", "mod_python.cgihandler", "mod_python.wsgi")
-
-
 def preload_helpers() -> None:
-    """Import every mod_python helper module now (see HELPER_MODULES)."""
-    for name in HELPER_MODULES:
-        importlib.import_module(name)
+    """Import every module of the `mod_python` package now, in the arbiter, before the workers switch to `--user`:
+    that account then needs to read only the handler code, not this package (a checkout or virtualenv under a
+    private home stays private). Every interpreter name shares this one copy (dispatch/namespaces.py)."""
+    import mod_python
+
+    for module in pkgutil.iter_modules(mod_python.__path__, "mod_python."):
+        importlib.import_module(module.name)
 
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).

@@ -32,7 +32,8 @@ NOBODY = pwd.getpwnam("nobody")
 WWW_DATA = grp.getgrnam("www-data")
 WHO = b"""import os
 import sys
-HELPERS = ("mod_python.util", "mod_python.Session", "mod_python.publisher", "mod_python.psp")
+HELPERS = ("mod_python.util", "mod_python.Session", "mod_python.publisher", "mod_python.psp",
+           "mod_python.testhandler", "mod_python.cache")
 PRELOADED = all(name in sys.modules for name in HELPERS)  # before this module imports any of them
 from mod_python import apache
 
