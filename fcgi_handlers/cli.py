@@ -16,7 +16,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Callable, NoReturn, Optional, Sequence, TypeVar
 
-from fcgi_handlers import __version__, config
+from fcgi_handlers import __version__, build, config
 
 if TYPE_CHECKING:
     from fcgi_handlers.apache import Backend
@@ -210,7 +210,8 @@ def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="fcgi-handlers", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"fcgi-handlers {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"fcgi-handlers {__version__}, {build.description()}, Python {sys.version.split()[0]}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the FastCGI daemon")
