@@ -512,22 +512,22 @@ class Request:
         self._values["mtime"] = max(self.mtime, float(mtime))
 
     def set_etag(self) -> None:
-        """`ETag` as Apache's ap_set_etag() makes it with the default `FileETag MTime Size`: `"<size>-<mtime>"` (hex,
-        mtime in microseconds) from the mapped file's stat, `"<req.mtime>"` without a file; weak (`W/`) when the
-        modification time is within a second of the request time."""
-        mtime_us = int(self.mtime * 1_000_000)
-        weak = "" if self.request_time - self.mtime > 1 else "W/"
+        """`ETag` as Apache 2.4's ap_set_etag() makes it with the default `FileETag MTime Size`: `"<size>-<mtime>"`
+        (hex, mtime in microseconds) from the mapped file's stat, `"<mtime>"` from req.finfo without a file (0 when
+        the URL maps to none); weak (`W/`) when that modification time is within a second of the request time.
+        req.mtime plays no part: Apache reads the file information, not the value update_mtime() raises."""
         info = self.finfo
-        if info is None:
-            self.headers_out["ETag"] = f'{weak}"{mtime_us:x}"'
-            return
-        size, file_us = getattr(info, "size", 0), int(getattr(info, "mtime", 0)) * 1_000_000
-        try:
-            stamp = os.stat(getattr(info, "fname"))
-            size, file_us = stamp.st_size, stamp.st_mtime_ns // 1000
-        except (OSError, TypeError):
-            pass  # a finfo the handler assigned: its own (whole-second) values
-        self.headers_out["ETag"] = f'{weak}"{size:x}-{file_us:x}"'
+        size, file_us, is_file = 0, 0, False
+        if info is not None:
+            size, file_us = getattr(info, "size", 0) or 0, int(getattr(info, "mtime", 0) or 0) * 1_000_000
+            is_file = getattr(info, "filetype", None) not in (None, 0)
+            try:
+                stamp = os.stat(getattr(info, "fname"))
+                size, file_us, is_file = stamp.st_size, stamp.st_mtime_ns // 1000, True
+            except (OSError, TypeError):
+                pass  # a finfo the handler assigned: its own (whole-second) values
+        weak = "W/" if int(self.request_time * 1_000_000) - file_us < 1_000_000 else ""
+        self.headers_out["ETag"] = f'{weak}"{size:x}-{file_us:x}"' if is_file else f'{weak}"{file_us:x}"'
 
     def set_last_modified(self) -> None:
         """`Last-Modified` from req.mtime, never later than the request time."""
