@@ -2,9 +2,9 @@
 
 Rule: what mod_python implements with Apache's own request processing is implemented here against the dispatcher:
 - `add_handler(phase, handler[, dir])` appends to the running list of the current phase, or after the configured
-  handlers of a later one (mod_python-behaviour.md §1.1); PythonCleanupHandler is refused as mod_python refuses it;
+  handlers of a later one (`docs/mod_python-facts.md` §1); PythonCleanupHandler is refused as mod_python refuses it;
 - `internal_redirect(uri)` runs a new request for `uri` through the phases inside the daemon (Apache cannot be asked
-  to: mod_proxy_fcgi has no local redirect, apache-fastcgi.md §1.6).  Its params are the original's with the new
+  to: mod_proxy_fcgi has no local redirect, `docs/apache-facts.md` §5).  Its params are the original's with the new
   URI and query, `REDIRECT_STATUS=200` and every configured variable renamed `REDIRECT_<name>` (what Apache's
   internal redirect does to `subprocess_env`, observed with mod_python); its directives are the original's, because
   Apache sends the directives of the URL it was asked for only (see `redirect_params`).  The target's response goes

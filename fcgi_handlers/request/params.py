@@ -1,7 +1,7 @@
 """Pure functions from Apache's FastCGI params to the values mod_python's request attributes hold.
 
 Rule: everything the request object knows about the request comes from the params mod_proxy_fcgi sends
-(`reference/apache-fastcgi.md` §1.2), derived here by small functions without I/O so each can be tested from a dict.
+(`docs/apache-facts.md` §2), derived here by small functions without I/O so each can be tested from a dict.
 Strings are decoded as mod_python decodes what comes out of Apache: UTF-8, except the user name and password, which
 are Latin-1; a value that is not UTF-8 falls back to Latin-1 instead of raising (mod_python raises there).
 

@@ -14,7 +14,7 @@ worker's main thread is a watchdog that, after a tick or two on the same event, 
 
 A thread polls only while it leads and is free, so a worker whose threads are all busy accepts nothing and new
 connections wait in the shared backlog for another worker; an idle kept connection is an armed registration, not a
-thread, so any number of them never starve new ones (flup's bug 3, apache-fastcgi.md §3.5).
+thread, so any number of them never starve new ones (flup's pinned threads, docs/apache-facts.md §10).
 
 Ownership is arbitrated by ``Connection.state`` under one small lock: IDLE (armed, nobody's), BUSY (a thread's),
 LINGER (armed, draining a half-closed socket), SETTLING (the worker's main thread decides). A thread may have taken

@@ -16,11 +16,11 @@ from typing import Final, Tuple, Union
 # Re-exported: the protocol layer owns the limit, the CLI reads every default from this module.
 from ..protocol.constants import DEFAULT_MAX_PARAMS_SIZE as DEFAULT_MAX_PARAMS_SIZE
 
-# Unix socket permissions: Apache's user (via its group) may connect, nobody else (apache-fastcgi.md §7.9).
+# Unix socket permissions: Apache's user (via its group) may connect, nobody else (docs/apache-facts.md §9).
 DEFAULT_SOCKET_MODE: Final = 0o660
 
 # mod_wsgi daemon mode's defaults (threads=15, listen-backlog=100) are the anchor; the backlog is larger because
-# Apache opens up to MaxRequestWorkers backend connections at once when a pool is cold (apache-fastcgi.md §1.4).
+# Apache opens up to MaxRequestWorkers backend connections at once when a pool is cold (docs/apache-facts.md §3).
 DEFAULT_THREADS: Final = 15
 DEFAULT_BACKLOG: Final = 1024
 
@@ -33,7 +33,7 @@ DEFAULT_STDIN_SPOOL_THRESHOLD: Final = 1024 * 1024
 # mod_wsgi's startup-timeout idea: a worker that has not finished importing its app by then is killed and retried.
 DEFAULT_BOOT_TIMEOUT: Final = 30.0
 
-# A worker whose selector loop has not reported for this long is wedged (gunicorn's --timeout default is 30 s).
+# A worker whose main thread has not sent a heartbeat for this long is wedged (gunicorn's --timeout default is 30 s).
 DEFAULT_HEARTBEAT_TIMEOUT: Final = 30.0
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
