@@ -41,9 +41,9 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 def default_workers() -> int:
     """Half the CPUs, at least one: the daemon usually shares its host with Apache, whose proxy side needs about as
-    much CPU per request as the daemon. Measured on 2 CPUs (benchmarks/bench.py, Hello World with enablereuse=on):
-    1 worker gave 0.79-0.83x mod_wsgi daemon mode, 2 workers 0.66x (the two processes and Apache's threads fought
-    over the same two cores). A daemon on its own host (compose scale-out) should set --workers to its CPU count."""
+    much CPU per request as the daemon, so more worker processes than that compete with Apache's threads for the
+    same cores (the numbers are in benchmarks/README.md). A daemon on its own host (compose scale-out) should set
+    --workers to its CPU count."""
     return max(1, (os.cpu_count() or 2) // 2)
 
 
