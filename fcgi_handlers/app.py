@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import atexit
 import sys
-from typing import Any
-
 from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
-from fcgi_handlers.server import FastCGIRequest
+from fcgi_handlers.config import Config
+from fcgi_handlers.server import App, FastCGIRequest
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
-def _defaults(config: Any) -> dict[str, str]:
+def _defaults(config: Config) -> dict[str, str]:
     defaults = {}
     if config.handler:
         defaults["PythonHandler"] = config.handler
@@ -31,7 +30,7 @@ def _defaults(config: Any) -> dict[str, str]:
     return defaults
 
 
-def make_app(config: Any) -> Any:
+def make_app(config: Config) -> App:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
     dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
     # Handler code sees mod_python's sys.argv (code checks it to know it runs under Apache); `ps` shows the
