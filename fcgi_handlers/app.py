@@ -17,14 +17,15 @@ import os
 import pkgutil
 import pwd
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from fcgi_handlers.dispatch import runtime, stderr
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
-from fcgi_handlers.server import FastCGIRequest
+from fcgi_handlers.config import Config
+from fcgi_handlers.server import App, FastCGIRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def preload_helpers() -> None:
 
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
-def _defaults(config: Any) -> dict[str, str]:
+def _defaults(config: Config) -> dict[str, str]:
     defaults = {}
     if config.handler:
         defaults["PythonHandler"] = config.handler
@@ -58,7 +59,7 @@ def warn_unreadable(paths: Sequence[str]) -> None:
                       "cannot be imported", path, account, os.getuid())
 
 
-def make_app(config: Any) -> Any:
+def make_app(config: Config) -> App:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
     warn_unreadable(config.path)
     dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))

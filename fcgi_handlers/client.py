@@ -32,7 +32,7 @@ from fcgi_handlers.protocol.client import ParamsArg, StrOrBytes
 
 Address = Union[str, Tuple[str, int]]
 
-# mod_proxy_fcgi sends the body in records of at most its iobuffersize, 8 KB by default (apache-fastcgi.md §1.5).
+# mod_proxy_fcgi sends the body in records of at most its iobuffersize, 8 KB by default (docs/apache-facts.md §4).
 STDIN_RECORD_SIZE = 8192
 _RECV_SIZE = 65536
 # The request id Apache always uses (mod_proxy_fcgi never multiplexes).

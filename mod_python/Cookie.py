@@ -1,6 +1,6 @@
 """`mod_python.Cookie`: one cookie per object, signed and marshalled cookies, and the request helpers.
 
-Rule: mod_python 3.5's API (`reference/mod_python-behaviour.md` §4): `Cookie(name, value, **attributes)` whose str()
+Rule: mod_python 3.5's API (`docs/mod_python-facts.md` §7): `Cookie(name, value, **attributes)` whose str()
 is the Set-Cookie value (`secure`, `discard` and `httponly` as bare flags; `expires` given as epoch seconds comes out
 in the Netscape format `Thu, 01-Jan-1970 00:00:00 GMT`), `Cookie.parse()` giving a dict (the last cookie of a name
 wins, `$` names are skipped), `add_cookie()` adding `Cache-Control: no-cache="set-cookie"` with the first cookie,

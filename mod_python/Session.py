@@ -1,6 +1,6 @@
 """`mod_python.Session`: server-side sessions keyed by the `pysid` cookie, stored in files, a dbm file or memory.
 
-Rule: mod_python 3.5's API and behaviour (`reference/mod_python-behaviour.md` §4): `Session(req, sid, secret, timeout,
+Rule: mod_python 3.5's API and behaviour (`docs/mod_python-facts.md` §7): `Session(req, sid, secret, timeout,
 lock)` picks the class from `PythonOption mod_python.session.session_type`; a session from a cookie that is unknown,
 expired or not 32 hex digits is silently replaced by a new one with a new `Set-Cookie`; data lives until `timeout`
 (30 minutes by default) after the last `save()`; one cleanup in about 1000 instantiations removes expired data.

@@ -6,7 +6,7 @@ are in `util.py`), so each piece is small and tested on its own through util's p
   unless asked, and with `strict_parsing` refuse a field without `=` (ValueError);
 - `parse_header` splits a Content-Type/Content-Disposition value on `;` outside quotes;
 - `BodyReader` reads a POST body for FieldStorage: at most the declared length, or to its end when Apache streams a
-  chunked body without CONTENT_LENGTH (`apache-fastcgi.md` §1.5), and answers 411/413 by mod_python's rules and ours;
+  chunked body without CONTENT_LENGTH (`docs/apache-facts.md` §4), and answers 411/413 by mod_python's rules and ours;
 - `FormDataParser` is the `multipart` package's push parser, accepting parts of any disposition as mod_python does.
 """
 

@@ -1,6 +1,6 @@
 """mod_python.publisher: `PythonHandler mod_python.publisher` maps a URL to a Python object in a page and publishes it.
 
-Rule: mod_python 3.5's publisher (`reference/mod_python-behaviour.md` §4), request by request:
+Rule: mod_python 3.5's publisher (`docs/mod_python-facts.md` §7), request by request:
 - GET, POST and HEAD only; anything else is 405 with `Allow`.
 - The page is `<dir of req.filename>/<name>.py`, `<name>` being the file name with `.py`, an AddHandler extension or
   `req.extension` stripped (`index` for a directory). Without `<name>.py` the page is `index.py` and `<name>` goes in

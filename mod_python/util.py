@@ -1,6 +1,6 @@
 """`mod_python.util`: FieldStorage and its fields, query-string parsing, apply_fs_data and redirect.
 
-Rule: the API and behaviour of mod_python 3.5's module (`reference/mod_python-behaviour.md` §4): FieldStorage always
+Rule: the API and behaviour of mod_python 3.5's module (`docs/mod_python-facts.md` §7): FieldStorage always
 parses `req.args`, parses a POST body as urlencoded (also with no Content-Type) or multipart, answers 411 for a POST
 without a length, 400 for a bad multipart body and 501 for any other content type, and gives a mapping of fields.
 Where mod_python 3.5 is broken on Python 3 we keep its Python 2 intent instead, so code written for it keeps working:
@@ -11,7 +11,7 @@ Where mod_python 3.5 is broken on Python 3 we keep its Python 2 intent instead, 
 - `parse_qsl`/`parse_qs` give the right pairs (mod_python's C version turns `a=1&b=2` into `[('1','1'),('2','2')]`),
   split on `&` and `;` as mod_python does, and honour `strict_parsing` (mod_python ignores it): a field without `=`
   raises ValueError, which FieldStorage answers with 400.
-- A chunked POST body (Apache streams it without CONTENT_LENGTH, `apache-fastcgi.md` §1.5) is read to its end instead
+- A chunked POST body (Apache streams it without CONTENT_LENGTH, `docs/apache-facts.md` §4) is read to its end instead
   of failing with 411; a POST with neither a length nor chunked encoding still gets 411.
 - Uploads are streamed through the `multipart` package's push parser into temporary files, so memory stays bounded
   whatever the upload size. Two per-location limits answer 413, both read with `req.get_options()` (mod_python has

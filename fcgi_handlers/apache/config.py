@@ -6,7 +6,7 @@ conformance harness therefore run exactly the text the unit tests check. Three t
 existing Apache `Include`s, a complete standalone httpd.conf, and the translation of one mod_python configuration block
 into the block that sends the same requests to the daemon (in `translate`; directives
 become FastCGI params through `SetEnv`, because mod_proxy_fcgi passes the whole `subprocess_env`;
-reference/apache-fastcgi.md §1.2).  A block with PythonAuthenHandler
+docs/apache-facts.md §2).  A block with PythonAuthenHandler
 or PythonAuthzHandler gets its auth phases inside Apache through mod_authnz_fcgi (TCP only): `AuthnzFcgiDefineProvider`
 lines at server level, `AuthnzFcgiCheckAuthnProvider` (or `AuthBasicProvider`) and `Require` in the block, and its
 directives as `SetEnvIfExpr` instead of `SetEnv` (mod_env's SetEnv runs in the fixup phase, after the auth phases;
@@ -21,8 +21,8 @@ from ..dispatch.dispatcher import USER_VARIABLE
 from .paths import MODULES_DIR
 
 # Connections each Apache child keeps to the daemon. It equals the event MPM's default ThreadsPerChild, so no Apache
-# thread waits for a pooled connection; the daemon parks idle kept connections in its selector, so an open connection
-# costs it a socket, not a thread (reference/apache-fastcgi.md §1.4).
+# thread waits for a pooled connection; the daemon keeps idle kept connections armed in its epoll, so an open
+# connection costs it a socket, not a thread (docs/apache-facts.md §3).
 DEFAULT_POOL_MAX = 25
 
 # Modules every standalone config loads, by the short name `module_line` expands. mod_log_config and mod_unixd are
@@ -79,7 +79,7 @@ class Backend:
         if not path.startswith("/"):
             raise ValueError(f"worker path must start with '/', got {path!r}")
         if self.socket is not None:
-            # The host after fcgi:// is only a label for unix sockets (reference/apache-fastcgi.md §1.1).
+            # The host after fcgi:// is only a label for unix sockets (docs/apache-facts.md §1).
             return f"unix:{self.socket}|fcgi://localhost{path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"fcgi://{host}:{self.port}{path}"
@@ -136,7 +136,7 @@ def worker_block(backend: Backend, *, path: str = "/", reuse: bool = True, pool_
     """A `<Proxy>` section declaring the pooled worker every route to `backend` + `path` shares.
 
     Apache merges later ProxyPass workers into an earlier one whose URL is their prefix and ignores their parameters,
-    so the parameters belong here, once (reference/apache-fastcgi.md §1.1 "Worker sharing").
+    so the parameters belong here, once (docs/apache-facts.md §1, "Worker sharing").
     """
     if pool_max < 1:
         raise ValueError("pool_max must be at least 1")

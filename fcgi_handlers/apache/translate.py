@@ -1,7 +1,7 @@
 """The translation of one mod_python configuration block into the block that sends its requests to the daemon.
 
 Rule: Python* directives become FastCGI params through `SetEnv` (mod_proxy_fcgi passes the whole `subprocess_env`;
-reference/apache-fastcgi.md §1.2), merged as mod_python merges them within one section; `SetHandler mod_python`
+docs/apache-facts.md §2), merged as mod_python merges them within one section; `SetHandler mod_python`
 becomes the proxy route; auth handlers go through mod_authnz_fcgi (see `config`'s module docstring). Two
 params carry what Apache would not send otherwise: `CGIPassAuth On` (mod_python always sees `Authorization`; Apache
 hands it to a FastCGI backend only with it) and, in a `<Directory>`, `PythonDirectory` (the section's path, which

@@ -1,12 +1,12 @@
 """PythonAuthenHandler and PythonAuthzHandler inside Apache's auth phases: mod_authnz_fcgi's AUTHORIZER calls.
 
 mod_authnz_fcgi calls the daemon with FCGI_ROLE=AUTHORIZER, no body, and FCGI_APACHE_ROLE saying which Apache phase
-asks (apache-fastcgi.md §2): `phases.AUTHORIZER_PHASES` maps it to the phases this call runs, with the chain loop
+asks (`docs/apache-facts.md` §8): `phases.AUTHORIZER_PHASES` maps it to the phases this call runs, with the chain loop
 and request building the responder uses.  The params carry what the header-parser phase set (the generated
 configuration passes the directives with `SetEnvIfExpr`; `SetEnv` values arrive only with the later responder call)
 and, when Apache parsed Basic credentials, REMOTE_USER/REMOTE_PASSWD, which `req.get_basic_auth_pw()` returns.
 
-The results, with mod_python's meaning (mod_python-behaviour.md §1.2, and observed on Apache 2.4.71 + mod_python
+The results, with mod_python's meaning (`docs/mod_python-facts.md` §2-§3, and observed on Apache 2.4.71 + mod_python
 3.5.0 without mod_auth_basic):
 - authen OK with `req.user` set, then authz OK or DECLINED (Apache's own Require lines still decide after it):
   allow.  The answer is `Status: 200` and `Variable-*` headers only (mod_authnz_fcgi passes any other header of a

@@ -1,4 +1,4 @@
-"""The one loop that runs a phase's handler chain, with mod_python's result rules (§1.2 of the reference).
+"""The one loop that runs a phase's handler chain, with mod_python's result rules (`docs/mod_python-facts.md` §2).
 
 For each handler of the list, left to right: import its module, resolve its object (a class parent is instantiated
 with the request), call it with the request, and read the result; a `SERVER_RETURN` stands for a return, its

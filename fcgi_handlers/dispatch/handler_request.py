@@ -2,9 +2,9 @@
 
 Rule: what mod_python implements with Apache's own request processing is implemented here against the dispatcher:
 - `add_handler(phase, handler[, dir])` appends to the running list of the current phase, or after the configured
-  handlers of a later one (mod_python-behaviour.md §1.1); PythonCleanupHandler is refused as mod_python refuses it;
+  handlers of a later one (`docs/mod_python-facts.md` §1); PythonCleanupHandler is refused as mod_python refuses it;
 - `internal_redirect(uri)` runs a new request for `uri` through the phases inside the daemon (Apache cannot be asked
-  to: mod_proxy_fcgi has no local redirect, apache-fastcgi.md §1.6).  Its params are the original's with the new
+  to: mod_proxy_fcgi has no local redirect, `docs/apache-facts.md` §5).  Its params are the original's with the new
   URI and query, `REDIRECT_STATUS=200` and every configured variable renamed `REDIRECT_<name>` (what Apache's
   internal redirect does to `subprocess_env`, observed with mod_python); its directives are the original's, because
   Apache sends the directives of the URL it was asked for only (see `redirect_params`).  The target's response goes
@@ -30,8 +30,9 @@ from urllib.parse import unquote
 
 from ..request.connection import Cleanup, Connection, LogFunc, Server, default_log
 from ..request.table import table
-from ..request.params import CGI_VARIABLES, resolve_paths
-from ..request.request import Request
+from ..request.params import CGI_VARIABLES, PathMode, resolve_paths
+from ..request.request import BodyStream, Request
+from ..request.response import Response
 from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec, server_scope
 from .phases import BY_DIRECTIVE, Placement
 
@@ -111,20 +112,27 @@ def redirect_params(params: Mapping[str, str], uri: str) -> dict[str, str]:
 class HandlerRequest(Request):
     """`req` plus what needs the dispatcher (see the module docstring)."""
 
-    def __init__(self, *args: Any, redirector: Optional[Redirector] = None,
+    def __init__(self, params: Mapping[str, str], body: Optional[BodyStream], response: Response, *,
+                 options: Optional[table] = None, config: Optional[table] = None,
+                 server: Optional[Server] = None, connection: Optional[Connection] = None,
+                 phase: str = "PythonHandler", interpreter: Optional[str] = None,
+                 log: Optional[LogFunc] = None, path_mode: PathMode = "auto",
+                 request_time: Optional[float] = None, redirector: Optional[Redirector] = None,
                  credentials: Optional[tuple[str, str]] = None, auth_name: Optional[str] = None,
-                 auth_type: Optional[str] = None, child_cleanups: Optional[List[Cleanup]] = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+                 auth_type: Optional[str] = None, child_cleanups: Optional[List[Cleanup]] = None) -> None:
+        """`Request`'s parameters, then what the dispatcher supplies (see the module docstring)."""
+        super().__init__(params, body, response, options=options, config=config, server=server,
+                         connection=connection, phase=phase, interpreter=interpreter, log=log,
+                         path_mode=path_mode, request_time=request_time)
         self._child_cleanups = child_cleanups
         self.fcgi_added: dict[str, List[HandlerSpec]] = {}
         self.fcgi_depth = 0
-        self.fcgi_body = args[1] if len(args) > 1 else kwargs.get("body")
+        self.fcgi_body = body
         self.fcgi_loader: Any = None                     # the interpreter namespace's loader (dispatcher)
         # The running handler as (handler text, silent, directory): req.hlist is made from it when read.
         self.fcgi_handler: Optional[tuple[str, int, Optional[str]]] = None
         self.fcgi_directives: Any = None
-        self.fcgi_log: LogFunc = kwargs.get("log") or default_log
+        self.fcgi_log: LogFunc = log or default_log
         self._redirector = redirector
         self._credentials = credentials
         self._auth_name = auth_name

@@ -3,7 +3,7 @@
 One row per `Python*Handler` directive says everything the dispatch loop needs: the directive name (also the
 `req.phase` value and the prefix of error messages), the object a handler without `::object` resolves to, the
 results that let the next handler of the chain run, whether `| .ext` lists are accepted, and where the phase runs
-in a FastCGI daemon (mod_python-behaviour.md §1.1-§1.3, `_status_values` in mod_python's apache.py).  The loop in
+in a FastCGI daemon (`docs/mod_python-facts.md` §1-§3, `_status_values` in mod_python's apache.py).  The loop in
 `chain.py` reads these rows; nothing else knows a phase by name.
 
 Where each phase runs (the README's phase table is `placement_table()`):

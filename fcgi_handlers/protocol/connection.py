@@ -1,11 +1,11 @@
 """The application side of one FastCGI connection, without I/O: feed it bytes, get events; ask it for bytes to send.
 
-``ServerConnection`` serves one request at a time, which is all Apache ever asks for (request id 1, no
-multiplexing, apache-fastcgi.md §1.4). It answers what the spec says the application answers on its own (management
-records, refused requests) by queueing bytes for ``data_to_send()``, so the caller only handles requests. It is not
-thread-safe: one owner at a time, which matches the server's hand-off of a connection from its selector loop to a
-pool thread. Once it has raised a ``ProtocolError`` with ``close=True`` it refuses further input, because the byte
-stream can no longer be framed.
+``ServerConnection`` serves one request at a time, which is all Apache ever asks for (request id 1, no multiplexing,
+``docs/apache-facts.md`` §3). It answers what the spec says the application answers on its own (management records,
+refused requests) by queueing bytes for ``data_to_send()``, so the caller only handles requests. It is not
+thread-safe: one owner at a time, which matches the server, where a connection belongs to the one request thread that
+took its epoll event until it re-arms it. Once it has raised a ``ProtocolError`` with ``close=True`` it refuses
+further input, because the byte stream can no longer be framed.
 
 ``receive_data`` is on every request's path, so it reads all complete records of a buffer in one pass: headers
 unpacked in place, no per-record objects, the common record (the next one of the active request's open stream)

@@ -1,6 +1,6 @@
 """The legal order of a request's input records, per role: one table, and the small object that enforces it.
 
-Rules (spec §6; what Apache sends is in apache-fastcgi.md §1.5 and §2.1):
+Rules (spec §6; what Apache sends is in ``docs/apache-facts.md`` §4 and §8):
 
 1. A request starts with FCGI_BEGIN_REQUEST, which names its role. Nothing of a request may come before it.
 2. The role's input streams then arrive strictly in the order of ``ROLE_RULES``. Each stream is zero or more

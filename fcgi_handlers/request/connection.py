@@ -1,11 +1,11 @@
 """mod_python's `req.connection` and `req.server` objects, built from the params Apache sends for one request.
 
-Rule: every attribute mod_python 3.5 exposes on `mp_conn` and `mp_server` (§3.3, §3.4) exists, declared as table rows
-like the request's. Addresses, names and the admin address come from params (REMOTE_ADDR/PORT, SERVER_ADDR/PORT,
-SERVER_NAME, SERVER_ADMIN); what Apache does not send (timeouts, request limits, config file positions) takes the
-value mod_python reports on a stock Apache 2.4.71 (observed), and the daemon may override any row through
-`overrides`. Known differences: `server.port` is SERVER_PORT (mod_python reports the vhost's configured port, usually
-0), `connection.local_addr`'s port is SERVER_PORT too (the port Apache was reached on is not sent), and the
+Rule: every attribute mod_python 3.5 exposes on `mp_conn` and `mp_server` (`docs/mod_python-facts.md` §5) exists,
+declared as table rows like the request's. Addresses, names and the admin address come from params (REMOTE_ADDR/PORT,
+SERVER_ADDR/PORT, SERVER_NAME, SERVER_ADMIN); what Apache does not send (timeouts, request limits, config file
+positions) takes the value mod_python reports on a stock Apache 2.4.71 (observed), and the daemon may override any row
+through `overrides`. Known differences: `server.port` is SERVER_PORT (mod_python reports the vhost's configured port,
+usually 0), `connection.local_addr`'s port is SERVER_PORT too (the port Apache was reached on is not sent), and the
 connection-handler I/O methods (`read`, `readline`, `write`) exist but end the request with 500 and a log line
 (`outside.py`), as no client connection reaches the daemon.
 """

@@ -1,7 +1,7 @@
 """Pure functions from Apache's FastCGI params to the values mod_python's request attributes hold.
 
 Rule: everything the request object knows about the request comes from the params mod_proxy_fcgi sends
-(`reference/apache-fastcgi.md` §1.2), derived here by small functions without I/O so each can be tested from a dict.
+(`docs/apache-facts.md` §2), derived here by small functions without I/O so each can be tested from a dict.
 Strings are decoded as mod_python decodes what comes out of Apache: UTF-8, except the user name and password, which
 are Latin-1; a value that is not UTF-8 falls back to Latin-1 instead of raising (mod_python raises there).
 
@@ -76,8 +76,8 @@ ParsedUri = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Op
 def decode_params(raw: Mapping[bytes, bytes]) -> dict[str, str]:
     """FastCGI params as str: names Latin-1 (they are ASCII), values UTF-8 with a Latin-1 fallback per value."""
     try:
-        # One comprehension for the usual case (every value valid UTF-8): measured faster than joining the names
-        # and the values into two blobs, decoding each once and splitting them again.
+        # One comprehension for the usual case (every value valid UTF-8), the fastest of the shapes tried
+        # (benchmarks/README.md); a value that is not UTF-8 sends every value through the per-value fallback.
         decoded = {name.decode("latin-1"): value.decode("utf-8") for name, value in raw.items()}
     except UnicodeDecodeError:
         decoded = {name.decode("latin-1"): _decode_value(value) for name, value in raw.items()}
@@ -121,7 +121,7 @@ def _document_root_file(params: Mapping[str, str], file_path: str) -> Optional[s
     return _mapped_file(root, prefix, script_name, file_path)
 
 
-# A pure function of four strings that costs a few µs (unquote, normpath): cached, as the same URLs come again.
+# A pure function of four strings (unquote, normpath) called with the same URLs again and again: cached.
 @functools.lru_cache(maxsize=1024)
 def _mapped_file(root: str, prefix: str, script_name: str, file_path: str) -> Optional[str]:
     # Apache before 2.4.63 re-encoded SCRIPT_FILENAME in SetHandler mode: then the decoded form is the file.

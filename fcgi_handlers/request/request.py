@@ -1,6 +1,6 @@
 """mod_python's request object (`req`), built from FastCGI params, a body stream and a Response.
 
-Rule: handler code sees mod_python 3.5's `mp_request` (`reference/mod_python-behaviour.md` §3.2): the same attribute
+Rule: handler code sees mod_python 3.5's `mp_request` (`docs/mod_python-facts.md` §5): the same attribute
 names, types, read-only/writable split and method signatures, with values derived from the params Apache sends
 (`params.py`) instead of a `request_rec`. Attributes are declared below as one table of rows (name = source,
 writable converter); response state (status, headers_out, content_type, ...) lives on the Response and is delegated.

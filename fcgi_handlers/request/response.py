@@ -1,7 +1,7 @@
 """The response writer: mod_python's status/headers/write timing turned into a CGI-style block for mod_proxy_fcgi.
 
-Rule: the handler's view is mod_python's (`reference/mod_python-behaviour.md` §5); what goes down the sink is what
-Apache's CGI header parser expects (`reference/apache-fastcgi.md` §1.6).
+Rule: the handler's view is mod_python's (`docs/mod_python-facts.md` §8); what goes down the sink is what
+Apache's CGI header parser expects (`docs/apache-facts.md` §5).
 - Headers go out with the first flushed write. `write()` flushes by default; `write(data, 0)` buffers until more
   than 8000 bytes are queued (APR_BUCKET_BUFF_SIZE, where Apache's ap_rwrite buffer passes data down the chain);
   `flush()` sends the headers even with nothing queued; an empty `write()` does nothing at all. After that,

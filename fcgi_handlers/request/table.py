@@ -1,6 +1,6 @@
 """mod_python's `table`: an ordered list of (key, value) pairs with case-insensitive keys and duplicates kept.
 
-Rule: it reads like mod_python's `mp_table` over an APR table (`reference/mod_python-behaviour.md` §3.5), because
+Rule: it reads like mod_python's `mp_table` over an APR table (`docs/mod_python-facts.md` §6), because
 handler code relies on those exact semantics: `t[k]` is the single value or a list of every value, `get` gives the
 first, `keys()/items()` list every entry in insertion order with the key's original case, `t[k] = v` replaces all
 values in place of the first, `add` appends a duplicate, deleting a missing key is silent. The storage is a list of

@@ -1,4 +1,4 @@
-"""The server layer: sockets, the arbiter (processes, signals), workers (selector loop + thread pool), transport.
+"""The server layer: sockets, the arbiter (processes, signals), workers (request threads sharing one epoll), transport.
 
 ``Arbiter(Settings(...), app_factory).run()`` serves until SIGTERM/SIGINT; ``app_factory()`` runs in each worker
 after fork and returns the ``App`` that is called once per request with a ``FastCGIRequest``.

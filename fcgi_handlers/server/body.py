@@ -5,8 +5,8 @@ and one that reads it in pieces holds one piece at a time. A read that has to co
 before it can return (``read()`` of a large upload, a very long line) writes what it collected to a
 ``SpooledTemporaryFile`` as it goes, so the only full-size allocation is the bytes object returned to the caller,
 not that plus a growing buffer (the way Apache's proxy-sendcl spools to a temp file past a memory limit,
-apache-fastcgi.md §1.5). ``CONTENT_LENGTH`` is an upper bound, never a promise: the body ends at stdin's empty record
-or at that many bytes, whichever comes first (§7.4).
+``docs/apache-facts.md`` §4). ``CONTENT_LENGTH`` is an upper bound, never a promise: the body ends at stdin's empty
+record or at that many bytes, whichever comes first.
 """
 
 from __future__ import annotations

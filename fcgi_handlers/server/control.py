@@ -19,7 +19,7 @@ from typing import Final, List, Optional, Sequence, Tuple
 
 # Worker → arbiter.
 BOOTED: Final = b"B"  # the app factory returned; the worker is serving
-HEARTBEAT: Final = b"H"  # the selector loop is alive
+HEARTBEAT: Final = b"H"  # the worker's main loop is alive
 RECYCLE: Final = b"M"  # max_requests reached: replace me, then retire me
 # Both directions: idle connections travelling to a new owner (the descriptors ride along).
 HANDOFF: Final = b"C"

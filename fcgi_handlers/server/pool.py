@@ -1,20 +1,20 @@
-"""Request threads serving connections straight from one shared ``epoll``: no queue, no hand-back, no wake pipe.
+"""Request threads serving connections straight from one shared ``epoll``: no request queue, no hand-back.
 
-Every connection of the worker is registered ``EPOLLIN | EPOLLONESHOT`` in one epoll. The thread that gets an
-event owns that socket (a one-shot registration is reported once, then disarmed): it reads, runs the request
-inline, writes, and re-arms the connection (kept) or closes it. Listening sockets stay registered level-triggered
-with ``EPOLLEXCLUSIVE`` (one worker woken per connection); a listener event accepts and serves a short burst of
-waiting connections before the next poll, which is what a connection per request (no ``enablereuse``) needs
-most: no epoll call of its own per request. Threads take turns as leader and
-followers: only the leader waits on the epoll, and it keeps serving what it gets itself, so under load one thread
-runs request after request with nothing to hand over and no other thread fighting it for the GIL (with several
-threads polling at once, the next event woke another thread while the first was still finishing, and the GIL
-switches that cost doubled the CPU time per request). A request that runs long must not hold up the others: the
-worker's main thread is a watchdog that, after a tick or two on the same event, makes a follower the leader.
+Every connection of the worker is registered ``EPOLLIN | EPOLLONESHOT`` in one epoll. The thread that gets an event
+owns that socket (a one-shot registration is reported once, then disarmed): it reads, runs the request inline, writes,
+and re-arms the connection (kept) or closes it. Listening sockets stay registered level-triggered with
+``EPOLLEXCLUSIVE`` (one worker woken per connection); a listener event accepts and serves a short burst of waiting
+connections before the next poll, which is what a connection per request (no ``enablereuse``) needs most: no epoll
+call of its own per request. Threads take turns as leader and followers: only the leader waits on the epoll, and it
+keeps serving what it gets itself, so under load one thread runs request after request with nothing to hand over and
+no other thread fighting it for the GIL (were several threads polling at once, the next event would wake another
+thread while the first is still finishing, and the GIL hand-offs between them would cost CPU time on every request:
+benchmarks/README.md). A request that runs long must not hold up the others: the worker's main thread is a watchdog
+that, after a tick or two on the same event, makes a follower the leader.
 
 A thread polls only while it leads and is free, so a worker whose threads are all busy accepts nothing and new
 connections wait in the shared backlog for another worker; an idle kept connection is an armed registration, not a
-thread, so any number of them never starve new ones (flup's bug 3, apache-fastcgi.md §3.5).
+thread, so any number of them never starve new ones (flup's pinned threads, docs/apache-facts.md §10).
 
 Ownership is arbitrated by ``Connection.state`` under one small lock: IDLE (armed, nobody's), BUSY (a thread's),
 LINGER (armed, draining a half-closed socket), SETTLING (the worker's main thread decides). A thread may have taken

@@ -17,11 +17,11 @@ from .identity import RunAs
 # Re-exported: the protocol layer owns the limit, the CLI reads every default from this module.
 from ..protocol.constants import DEFAULT_MAX_PARAMS_SIZE as DEFAULT_MAX_PARAMS_SIZE
 
-# Unix socket permissions: Apache's user (via its group) may connect, nobody else (apache-fastcgi.md §7.9).
+# Unix socket permissions: Apache's user (via its group) may connect, nobody else (docs/apache-facts.md §9).
 DEFAULT_SOCKET_MODE: Final = 0o660
 
 # mod_wsgi daemon mode's defaults (threads=15, listen-backlog=100) are the anchor; the backlog is larger because
-# Apache opens up to MaxRequestWorkers backend connections at once when a pool is cold (apache-fastcgi.md §1.4).
+# Apache opens up to MaxRequestWorkers backend connections at once when a pool is cold (docs/apache-facts.md §3).
 DEFAULT_THREADS: Final = 15
 DEFAULT_BACKLOG: Final = 1024
 
@@ -34,7 +34,7 @@ DEFAULT_STDIN_SPOOL_THRESHOLD: Final = 1024 * 1024
 # mod_wsgi's startup-timeout idea: a worker that has not finished importing its app by then is killed and retried.
 DEFAULT_BOOT_TIMEOUT: Final = 30.0
 
-# A worker whose selector loop has not reported for this long is wedged (gunicorn's --timeout default is 30 s).
+# A worker whose main thread has not sent a heartbeat for this long is wedged (gunicorn's --timeout default is 30 s).
 DEFAULT_HEARTBEAT_TIMEOUT: Final = 30.0
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -42,9 +42,9 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
 def default_workers() -> int:
     """Half the CPUs, at least one: the daemon usually shares its host with Apache, whose proxy side needs about as
-    much CPU per request as the daemon. Measured on 2 CPUs (benchmarks/bench.py, Hello World with enablereuse=on):
-    1 worker gave 0.79-0.83x mod_wsgi daemon mode, 2 workers 0.66x (the two processes and Apache's threads fought
-    over the same two cores). A daemon on its own host (compose scale-out) should set --workers to its CPU count."""
+    much CPU per request as the daemon, so more worker processes than that compete with Apache's threads for the
+    same cores (the numbers are in benchmarks/README.md). A daemon on its own host (compose scale-out) should set
+    --workers to its CPU count."""
     return max(1, (os.cpu_count() or 2) // 2)
 
 

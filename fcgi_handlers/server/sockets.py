@@ -1,9 +1,9 @@
 """Listening sockets: parse a bind address, open it once in the arbiter, and clean up only what is ours.
 
-The arbiter binds before it forks, and the sockets survive every reload, so Apache never sees a refused connect
-while workers come and go (a flup restart that re-binds can fail with EADDRINUSE, apache-fastcgi.md §3.3). Two
-rules come from flup's mistakes (§3.5 bugs 2 and 17): every accepted TCP socket gets TCP_NODELAY, because a
-response written as several records otherwise waits ~40 ms for Nagle; and a unix socket path is unlinked only when
+The arbiter binds before it forks, and the sockets survive every reload, so Apache never sees a refused connect while
+workers come and go (a flup restart that re-binds can fail with EADDRINUSE, ``docs/apache-facts.md`` §10). Two rules
+come from flup's mistakes (the same section): every accepted TCP socket gets TCP_NODELAY, because a response written
+as several records otherwise waits for Apache's delayed ACK (Nagle); and a unix socket path is unlinked only when
 nobody answers on it, so a second instance refuses to start instead of stealing a running instance's socket. At exit
 the path is unlinked only if it is still the socket we created.
 """

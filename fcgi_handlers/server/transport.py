@@ -1,15 +1,16 @@
 """Transport: one socket married to one sans-IO ``ServerConnection``, and what a request thread hands the app.
 
-A ``Connection`` has one owner at a time (the worker's selector while idle, one pool thread while a request runs), so
-nothing here takes a lock. The rules that make it fast behind Apache (apache-fastcgi.md §0 findings 4 and 5):
-every write is one ``sendall`` of records already framed by the protocol object, and the end of a request (the
-output still held back, the empty stream records and END_REQUEST) goes out in one write, so Apache sees the whole
-answer in one segment. Reads take up to 64 KiB at a time: Apache sends stdin in 8 KB records, several per read.
+A ``Connection`` has one owner at a time (nobody while it is armed in the worker's epoll, the request thread that took
+its event while it serves, the worker's main thread while it settles it: ``pool.py``'s states), so nothing here takes
+a lock. The rules that make it fast behind Apache (where flup stalls on Nagle, ``docs/apache-facts.md`` §10): every
+write is one ``sendall`` of records already framed by the protocol object, and the end of a request (the output still
+held back, the empty stream records and END_REQUEST) goes out in one write, so Apache sees the whole answer in one
+segment. Reads take up to 64 KiB at a time: Apache sends stdin in 8 KB records, several per read.
 
 The request body is pulled on demand: the handler starts when the params are complete, before any stdin arrived
-(§1.5), and reading the body drives the socket. ``CONTENT_LENGTH`` is only an upper bound; a body streamed as
-chunked by the client arrives with ``HTTP_TRANSFER_ENCODING: chunked``, no length, and stdin already de-chunked by
-Apache, so the body is whatever stdin carries up to its empty record, never interpreted (§7.4).
+(``docs/apache-facts.md`` §4), and reading the body drives the socket. ``CONTENT_LENGTH`` is only an upper bound; a
+body streamed as chunked by the client arrives with ``HTTP_TRANSFER_ENCODING: chunked``, no length, and stdin already
+de-chunked by Apache, so the body is whatever stdin carries up to its empty record, never interpreted.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .errors import ClientGone
 log = logging.getLogger(__name__)
 
 # What Apache gets when the app raised before writing anything: without a header block it would answer 200 with an
-# empty body (apache-fastcgi.md §1.6, "no STDOUT at all"). Normally the dispatch layer renders its own error page.
+# empty body (docs/apache-facts.md §5). Normally the dispatch layer renders its own error page.
 FALLBACK_RESPONSE = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nInternal Server Error\n"
 # FCGI_END_REQUEST's appStatus after an unhandled exception (Apache ignores it; a FastCGI client may not).
 FAILED_APP_STATUS = 1
@@ -125,7 +126,7 @@ class Connection:
                 self.send(self.proto.end_request(event.request_id))
                 self._begun = None
             else:
-                return None  # stdin of a request a thread already owns; cannot happen while the selector owns us
+                return None  # stdin of the request being served (its body reads it); none is left between requests
             events.popleft()
         return None
 
@@ -215,7 +216,7 @@ def build_request(
 ) -> FastCGIRequest:
     """The request object for a connection whose params just completed."""
     request_id = begun.request_id
-    # mod_authnz_fcgi sends no FCGI_STDIN at all (apache-fastcgi.md §2.1): waiting for it would hang for 30 s.
+    # mod_authnz_fcgi sends no FCGI_STDIN at all (docs/apache-facts.md §8): waiting for it would hang for 30 s.
     no_body = begun.role == FCGI_AUTHORIZER
     body = Body(
         _StdinSource(conn, request_id),

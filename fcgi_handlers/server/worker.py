@@ -1,10 +1,11 @@
 """Worker process: request threads that serve connections straight from one shared epoll, and a main thread that
 only keeps the process in order.
 
-The rule (flup's bug 3, apache-fastcgi.md §3.5): a connection holds a thread only while a request runs on it. Apache's
-kept connections (``enablereuse=on``) spend most of their life idle, armed in the epoll, so any number of them can
-wait while new connections are still served. The request thread that leads waits on the epoll and serves whatever
-socket it is given from the read to END_REQUEST (``pool.py``): one wake-up per request, no queue, no hand-back.
+The rule (flup's pinned threads, ``docs/apache-facts.md`` §10): a connection holds a thread only while a request runs
+on it. Apache's kept connections (``enablereuse=on``) spend most of their life idle, armed in the epoll, so any number
+of them can wait while new connections are still served. The request thread that leads waits on the epoll and serves
+whatever socket it is given from the read to END_REQUEST (``pool.py``): one wake-up per request, no queue, no
+hand-back.
 
 Accepting: the listening sockets are shared by all workers, and a thread polls them only while it is free, so a worker
 whose threads are all busy leaves new connections in the kernel backlog for whichever worker has a free thread

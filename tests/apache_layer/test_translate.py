@@ -1,6 +1,6 @@
 """The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apache).
 
-Expected merges follow mod_python's rules (reference/mod_python-behaviour.md §1.1, §2): handler lists in one section
+Expected merges follow mod_python's rules (docs/mod_python-facts.md §1, §4): handler lists in one section
 append, PythonOption and flags take the last value, a section nested inside another is its own scope.
 """
 from __future__ import annotations

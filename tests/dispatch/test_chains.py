@@ -18,7 +18,7 @@ from .conftest import ADMIN, SIGNATURE, Harness, Result
 
 HTML_ERROR = "Content-Type: text/html; charset=iso-8859-1"
 
-# One module with every handler the stacked-handler scenarios need (mod_python-behaviour.md §5, last rows).
+# One module with every handler the stacked-handler scenarios need (docs/mod_python-facts.md §3).
 STACK = """
 from fcgi_handlers.request.exceptions import SERVER_RETURN
 OK, DECLINED, DONE = 0, -1, -2

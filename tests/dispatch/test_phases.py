@@ -1,4 +1,4 @@
-"""The phase table against mod_python's rules (mod_python-behaviour.md §1.1-§1.3)."""
+"""The phase table against mod_python's rules (docs/mod_python-facts.md §1-§3)."""
 
 from __future__ import annotations
 

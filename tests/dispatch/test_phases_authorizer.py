@@ -1,5 +1,5 @@
 """mod_authnz_fcgi's AUTHORIZER calls: which phases run for each FCGI_APACHE_ROLE, what the handlers see, and the
-answer Apache reads (apache-fastcgi.md §2; mod_python's meanings, mod_python-behaviour.md §1.2, §5)."""
+answer Apache reads (docs/apache-facts.md §8; mod_python's meanings, docs/mod_python-facts.md §2, §8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The phases the daemon emulates before the content handler, seen through whole requests: Apache's order, each
 phase's chain rule, results that end the request, req.handler, add_handler, `| .ext` lists, internal redirects, and
-auth phases that already ran inside Apache (mod_python-behaviour.md §1, §5)."""
+auth phases that already ran inside Apache (docs/mod_python-facts.md §1-§3)."""
 
 from __future__ import annotations
 

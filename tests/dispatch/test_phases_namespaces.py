@@ -1,5 +1,5 @@
 """Interpreter names and their module namespaces, PythonImport at worker start and the child-exit cleanups
-(mod_python-behaviour.md §2 "PythonInterpreter", "PythonImport", §3.1 register_cleanup)."""
+(docs/mod_python-facts.md §4: PythonInterpreter, PythonImport, apache.register_cleanup)."""
 
 from __future__ import annotations
 

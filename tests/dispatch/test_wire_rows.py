@@ -1,5 +1,5 @@
-"""The content phase against mod_python-behaviour.md §5: one test per row of the wire table (full header block
-and body), through the real request layer and a fake sink."""
+"""The content phase against docs/mod_python-facts.md §8-§9: one test per observed mod_python response (full header
+block and body), through the real request layer and a fake sink."""
 
 from __future__ import annotations
 

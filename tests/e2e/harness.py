@@ -89,7 +89,7 @@ def echo_app(environ: Mapping[str, object], start_response: StartResponse) -> li
 
 
 def standin_app(environ: Mapping[str, object], start_response: StartResponse) -> list[bytes]:
-    """Dispatch on the raw path (flup's PATH_INFO is unreliable behind ProxyPass, reference/apache-fastcgi.md §0):
+    """Dispatch on the raw path (flup's PATH_INFO is unreliable behind ProxyPass, docs/apache-facts.md §10):
     `.../hello` -> hello_app, `.../stderr` -> a marker line on FCGI_STDERR then echo, anything else -> echo_app."""
     path = str(environ.get("REQUEST_URI", "")).split("?", 1)[0]
     if path.endswith("/hello"):

@@ -224,8 +224,8 @@ def test_ten_megabyte_post_read_and_readline(apache: ApacheServer, mod_python_ap
 
 @both(BODY)
 def test_chunked_post_is_read_to_the_end(apache: ApacheServer, mod_python_apache: ApacheServer) -> None:
-    # Past Apache's 16 KB prefetch a chunked body reaches the backend without CONTENT_LENGTH (apache-fastcgi.md
-    # §1.5). mod_python answers req.read() with 411; the daemon reads stdin to its end (an intended difference).
+    # Past Apache's 16 KB prefetch a chunked body reaches the backend without CONTENT_LENGTH (docs/apache-facts.md
+    # §4). mod_python answers req.read() with 411; the daemon reads stdin to its end (an intended difference).
     data = bytes(range(256)) * 1024
     conn = http.client.HTTPConnection("127.0.0.1", apache.port, timeout=30)
     try:

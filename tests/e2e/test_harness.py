@@ -39,7 +39,8 @@ def test_flup_answers_through_proxypass(apache: ApacheServer) -> None:
 @pytest.mark.apache('<Location "/flup/">\n    ProxyPass "@FLUP@"\n</Location>')
 def test_flup_receives_request_params(apache: ApacheServer) -> None:
     params = json.loads(apache.get("/flup/some/path%20x?q=1").body)
-    # mod_proxy_fcgi's ProxyPass form: whole decoded path as SCRIPT_NAME, raw target as REQUEST_URI (reference §1.2).
+    # mod_proxy_fcgi's ProxyPass form: whole decoded path as SCRIPT_NAME, raw target as REQUEST_URI
+    # (docs/apache-facts.md §2).
     assert params["SCRIPT_NAME"] == "/flup/some/path x"
     assert params["REQUEST_URI"] == "/flup/some/path%20x?q=1"
     assert params["QUERY_STRING"] == "q=1"

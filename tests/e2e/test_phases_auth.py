@@ -2,7 +2,7 @@
 FastCGI AUTHORIZER), against real mod_python.
 
 mod_python's authen phase only works without mod_auth_basic under `AuthType Basic` (with it loaded, mod_auth_basic
-runs first and fails with "No Authn provider configured": mod_python-behaviour.md §5), so the differential pair is
+runs first and fails with "No Authn provider configured": docs/mod_python-facts.md §3), so the differential pair is
 two private Apaches without mod_auth_basic. The shared daemon Apache (mod_auth_basic loaded, as Debian has it) shows
 the challenge Apache adds for missing credentials, the AuthBasicProvider form, and Apache's own authentication in
 front of a PythonAuthzHandler (`Require` provider), the last one against the shared mod_python Apache.

@@ -1,5 +1,5 @@
 """mod_python.publisher through the dispatcher: URL mapping, methods, form arguments, publishing rules, the page
-cache and the security refusals (mod_python-behaviour.md §4)."""
+cache and the security refusals (docs/mod_python-facts.md §7)."""
 
 from __future__ import annotations
 

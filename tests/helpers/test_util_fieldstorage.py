@@ -81,7 +81,7 @@ def test_post_without_usable_length_is_411(length: str | None) -> None:
 
 
 def test_chunked_body_without_length_is_read_to_its_end() -> None:
-    # Apache streams a chunked body it could not prefetch without CONTENT_LENGTH (apache-fastcgi.md §1.5);
+    # Apache streams a chunked body it could not prefetch without CONTENT_LENGTH (docs/apache-facts.md §4);
     # mod_python answers 411, the daemon reads it (intended difference).
     body = b"a=1&" + b"b=" + b"x" * 40000
     req = post_request(body, URLENCODED, length=None, extra={"HTTP_TRANSFER_ENCODING": "chunked"})

@@ -164,7 +164,8 @@ _AUTH_COMMON = dict(
     QUERY_STRING=b"",
     REQUEST_URI=b"/auth/x",
 )
-# mod_authnz_fcgi: FCGI_ROLE and friends added, SCRIPT_NAME removed, Connection forced to close (§2.1).
+# mod_authnz_fcgi: FCGI_ROLE and friends added, SCRIPT_NAME removed, Connection forced to close
+# (docs/apache-facts.md §8).
 AUTHN_PARAMS = apache_params(
     **_AUTH_COMMON,
     FCGI_ROLE=b"AUTHORIZER",

@@ -1,7 +1,7 @@
 """Test data for the request layer: Apache's params for the two routing forms, a fake sink, a response parser.
 
 The param sets are what Apache 2.4.71's mod_proxy_fcgi sent to a FastCGI backend (captured on this machine, same
-keys, order and shapes; host names, ports and paths normalised), matching `reference/apache-fastcgi.md` §1.2/§1.3:
+keys, order and shapes; host names, ports and paths normalised), matching `docs/apache-facts.md` §2:
 
 - PROXYPASS: `ProxyPass /fcgi/ fcgi://127.0.0.1:9000/app/`, `GET /fcgi/some/path%20x?q=1&r=%41` with two `X-Multi`
   headers (merged by Apache) and a cookie. SCRIPT_NAME is the whole decoded path, no PATH_INFO.

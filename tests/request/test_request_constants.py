@@ -9,7 +9,7 @@ import pytest
 from fcgi_handlers.request import SERVER_RETURN, constants
 from fcgi_handlers.request.constants import REASON_PHRASES, effective_status, status_line
 
-# The HTTP_* codes mod_python 3.5 defines (reference §3.1).
+# The HTTP_* codes mod_python 3.5 defines (mod_python's apache.py).
 MOD_PYTHON_CODES = ({100, 101, 102} | set(range(200, 208)) | set(range(300, 306)) | {307} | set(range(400, 419))
                     | {422, 423, 424, 426} | set(range(500, 508)) | {510})
 

@@ -37,7 +37,7 @@ PROXYPASS_EXPECTED: dict[str, Any] = {
     "main": None, "prev": None, "next": None,
 }
 
-# mod_python 3.5's writable request attributes (reference §3.2 "RW").
+# mod_python 3.5's writable request attributes (docs/mod_python-facts.md §5).
 WRITABLE = {"assbackwards", "proxyreq", "status", "status_line", "chunked", "content_type", "handler", "user",
             "ap_auth_type", "no_cache", "no_local_copy", "uri", "filename", "canonical_filename", "path_info", "args",
             "used_path_info", "finfo"}

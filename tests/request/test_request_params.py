@@ -97,7 +97,7 @@ def test_proxypass_match_onto_document_root_is_directory_like() -> None:
 
 
 def test_proxypass_with_pathinfo_env_stays_location_and_passes_path_info() -> None:
-    # SetEnvIf ... proxy-fcgi-pathinfo=first-dot (reference §1.3): SCRIPT_FILENAME is still the backend URL.
+    # SetEnvIf ... proxy-fcgi-pathinfo=first-dot (docs/apache-facts.md §2): SCRIPT_FILENAME is still the backend URL.
     params = proxypass_params()
     params.update(SCRIPT_NAME="/pi2/app.py", PATH_INFO="/extra/p q", REQUEST_URI="/pi2/app.py/extra/p%20q",
                   SCRIPT_FILENAME="proxy:fcgi://127.0.0.1:9000/pi2/app.py/extra/p%20q")
@@ -105,7 +105,7 @@ def test_proxypass_with_pathinfo_env_stays_location_and_passes_path_info() -> No
 
 
 def test_path_info_is_never_cut_from_the_raw_uri() -> None:
-    # flup's _sanitizeEnv turns this into PATH_INFO='az' (reference apache-fastcgi.md top finding 3).
+    # flup's _sanitizeEnv turns this into PATH_INFO='az' (docs/apache-facts.md §10).
     params = proxypass_params()
     params.update(SCRIPT_NAME="/pp/foo/bar baz", REQUEST_URI="/pp/foo/bar%20baz",
                   SCRIPT_FILENAME="proxy:fcgi://127.0.0.1:9000/pp/foo/bar%20baz")

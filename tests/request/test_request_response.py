@@ -1,4 +1,5 @@
-"""The response writer: header timing, the Status line, header rules, HEAD and the error path (reference §5)."""
+"""The response writer: header timing, the Status line, header rules, HEAD and the error path
+(docs/mod_python-facts.md §8)."""
 
 from __future__ import annotations
 

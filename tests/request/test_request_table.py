@@ -1,5 +1,5 @@
-"""Contract tests for mod_python's table (reference §3.5 and behaviour observed on mod_python 3.5.0), run over
-`table` and a subclass, plus a model-based property test of the write operations."""
+"""Contract tests for mod_python's table (docs/mod_python-facts.md §6 and behaviour observed on mod_python 3.5.0), run
+over `table` and a subclass, plus a model-based property test of the write operations."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Applications run by mod_python's helper handlers: PSP pages, WSGI applications, CGI scripts.
 
-mod_python.psp and mod_python.wsgi (mod_python-behaviour.md §4): PSP pages (code, expressions, includes,
+mod_python.psp and mod_python.wsgi (docs/mod_python-facts.md §7): PSP pages (code, expressions, includes,
 comments, indentation, errors, the debug source view) and WSGI applications (environ, input, status and headers,
 write(), base_uri). PSP pages are served from the scenario's directory; WSGI applications are handler modules.
 
-mod_python.cgihandler (mod_python-behaviour.md §4): a CGI script in the scenario's directory run inside the
+mod_python.cgihandler (docs/mod_python-facts.md §7): a CGI script in the scenario's directory run inside the
 interpreter, its header block parsed (Status, Content-Type, Location, others passed on), os.environ set from the
 request. Reading a POST body fails in mod_python on Python 3 (its CGIStdin mixes str and bytes): an intended
 difference with the daemon's answer asserted."""

@@ -1,5 +1,5 @@
 """Request bodies through req.read/readline/readlines and FieldStorage: urlencoded, multipart, binary, empty, 10 MB,
-and chunked (mod_python-behaviour.md §3.2: a chunked body makes req.read() raise SERVER_RETURN(411))."""
+and chunked (docs/mod_python-facts.md §5: a chunked body makes req.read() raise SERVER_RETURN(411))."""
 from __future__ import annotations
 
 import functools

@@ -1,11 +1,11 @@
 """Cookies and sessions.
 
-mod_python.Cookie (mod_python-behaviour.md §4): Cookie attributes and their Set-Cookie rendering, add_cookie's
+mod_python.Cookie (docs/mod_python-facts.md §7): Cookie attributes and their Set-Cookie rendering, add_cookie's
 Cache-Control, get_cookies/get_cookie parsing. SignedCookie and MarshalCookie crash on Python 3 in mod_python
 (hmac.new without digestmod, base64.encodestring removed in 3.9): intended differences, the daemon's working
 answer asserted.
 
-mod_python.Session (mod_python-behaviour.md §4): new sessions and their pysid cookie, data kept across requests,
+mod_python.Session (docs/mod_python-facts.md §7): new sessions and their pysid cookie, data kept across requests,
 forged ids replaced, invalidate, timeouts, the session classes. Session ids are random: `pysid=<32 hex>` is masked on
 both sides. `Session(req, secret=...)` crashes in mod_python on Python 3 (its SignedCookie): an intended difference."""
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Directives of a block and how handler modules load.
 
-PythonOption and the other directives of one block (mod_python-behaviour.md §2): options as a table, a value-less
+PythonOption and the other directives of one block (docs/mod_python-facts.md §4): options as a table, a value-less
 option removing the key, last one winning; PythonDebug/PythonAutoReload in get_config(); PythonInterpreter;
 PythonHandlerModule; handler lists and `| .ext` lists.
 
-Handler resolution and module loading (mod_python-behaviour.md §1.1, §2 PythonAutoReload): `module::object`
+Handler resolution and module loading (docs/mod_python-facts.md §1, §4 PythonAutoReload): `module::object`
 with classes instantiated per request, helper modules beside the handler, apache.import_module, and reloading.
 
 Two known mod_python bugs on Python 3 are intended differences here. PythonAutoReload On does not reload: 3.5 logs

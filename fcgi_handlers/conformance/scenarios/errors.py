@@ -1,4 +1,4 @@
-"""Error pages with PythonDebug On and Off (mod_python-behaviour.md top finding 2, §5): the `Mod_python error`
+"""Error pages with PythonDebug On and Off (docs/mod_python-facts.md §9): the `Mod_python error`
 traceback page (500, or appended after flushed output) with debug, Apache's stock 500 page without, and the
 "<phase> <handler>: <line>" error-log lines in both cases. Traceback frames inside each implementation are
 normalised away by the comparison; the handler's own frames and the exception line are compared."""

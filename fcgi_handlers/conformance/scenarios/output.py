@@ -1,9 +1,9 @@
 """Tables and output timing.
 
-mod_python's table (mod_python-behaviour.md §3.5): case-insensitive keys, duplicates kept, `t[k]` a list when
+mod_python's table (docs/mod_python-facts.md §6): case-insensitive keys, duplicates kept, `t[k]` a list when
 a key repeats, `get` the first value; and what headers_out/err_headers_out tables put on the wire.
 
-Output and header timing (mod_python-behaviour.md §5 and top finding 3): headers leave with the first flushed
+Output and header timing (docs/mod_python-facts.md §8): headers leave with the first flushed
 `req.write()`, after which status, headers and content type changes are ignored; `write(s, 0)` buffers up to about
 8 KB; set_content_length, sendfile, no_cache, Last-Modified and conditional requests."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Phase handlers around the content handler, as one block configures them (mod_python-behaviour.md §1.2-§1.3, §5
+"""Phase handlers around the content handler, as one block configures them (docs/mod_python-facts.md §2-§3, §8
 "Stacked-handler behaviour"): fixup, header parser, access, type, init, log and cleanup handlers, register_cleanup,
 add_handler, and the chain rules of stacked content handlers. The log and cleanup phases run after the answer is
 sent, so what they do is checked in the error log."""

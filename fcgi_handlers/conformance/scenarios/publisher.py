@@ -1,4 +1,4 @@
-"""mod_python.publisher (mod_python-behaviour.md §4): URL to object mapping, form arguments, content-type guessing,
+"""mod_python.publisher (docs/mod_python-facts.md §7): URL to object mapping, form arguments, content-type guessing,
 the security refusals, HEAD and 405, and `__auth__`/`__access__`. Pages live in the scenario's directory (both sides
 load them by path; the daemon's `--path` includes the document root, as a deployment's page directory would be).
 

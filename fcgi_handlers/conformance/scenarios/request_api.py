@@ -1,4 +1,4 @@
-"""The request object's attributes and methods as a content handler sees them (mod_python-behaviour.md §3.2-§3.4):
+"""The request object's attributes and methods as a content handler sees them (docs/mod_python-facts.md §5):
 each scenario writes a few `repr()`s, so a difference shows which attribute differs and how."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Return codes and HEAD.
 
-Return codes and SERVER_RETURN: what Apache makes of a content handler's result (mod_python-behaviour.md §1.2,
+Return codes and SERVER_RETURN: what Apache makes of a content handler's result (docs/mod_python-facts.md §2,
 §5): OK/DONE send `req.status`, an HTTP code gets Apache's stock page (headers_out dropped, err_headers_out and a
 redirect's Location kept), DECLINED goes to Apache's default handler, anything not an int is an error.
 

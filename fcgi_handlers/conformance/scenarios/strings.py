@@ -3,11 +3,11 @@
 Query strings with repeated, blank and encoded keys, through req.args, util.parse_qs/parse_qsl and FieldStorage.
 
 mod_python's C parse_qs/parse_qsl corrupt pairs when given a str on Python 3 (keys come back equal to their values
-for short keys: `a=1&b=2` gives `[('1', '1'), ('2', '2')]`, mod_python-behaviour.md top finding 5); FieldStorage,
+for short keys: `a=1&b=2` gives `[('1', '1'), ('2', '2')]`, docs/mod_python-facts.md §10); FieldStorage,
 the publisher and PSP's `form` inherit it. Those scenarios are intended differences with the daemon's correct answer
 asserted; parsing the same bytes works in mod_python and must match.
 
-Non-ASCII text in URLs, request and response headers, bodies and the error log (mod_python-behaviour.md §3.2
+Non-ASCII text in URLs, request and response headers, bodies and the error log (docs/mod_python-facts.md §5
 "String typing on Py3": values out of Apache are decoded as UTF-8, values into Apache must be Latin-1 or bytes)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mod_python.util (mod_python-behaviour.md §4): redirect, FieldStorage's mapping API and its errors (411, 400,
+"""mod_python.util (docs/mod_python-facts.md §7): redirect, FieldStorage's mapping API and its errors (411, 400,
 501), Field attributes, parse_header, apply_fs_data. FieldStorage's Python 3 type mix (bytes names and values for
 urlencoded POST, bytes values for multipart, str for the query) is a mod_python bug the daemon does not copy."""
 from __future__ import annotations
