@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Mapping
 
 import pytest
 
@@ -130,6 +131,7 @@ def test_several_addresses_and_python_imports() -> None:
     args = cli.build_parser().parse_args(["serve", "--bind", "unix:/run/a.sock", "--bind", "127.0.0.1:9001",
                                           "--import", "a::b", "--import", "c x"])
     assert config.from_namespace(args).bind == ("unix:/run/a.sock", "127.0.0.1:9001")
+    bad: Mapping[str, object]
     for bad in ({"bind": ["nonsense"]}, {"bind": []}, {"imports": ["a b c"]}, {"imports": ["a::1"]}):
         with pytest.raises(config.ConfigError):
             config.load(overrides=bad)

@@ -199,7 +199,7 @@ def test_child_cleanups_from_both_apis(worker: Harness, caplog: pytest.LogCaptur
         "    apache.register_cleanup(lambda data: 1 / 0)\n"
         "    return apache.OK\n")
     module = worker.dispatcher.loader.import_module(name)
-    module.RAN = ran
+    vars(module)["RAN"] = ran  # the handler module's global, read by its cleanups
     assert worker.request({"PythonHandler": name}).status == "Status: 200 OK"
     assert ran == []  # only when the worker exits
     with caplog.at_level(logging.ERROR):

@@ -16,11 +16,21 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from fcgi_handlers.apache import Backend, runner
-from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR  # noqa: F401
-from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, TOKEN,  # noqa: F401
+from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR
+from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, TOKEN,
                                          ApacheFactory, ApacheServer, HttpdError, ManagedProcess, Response,
                                          apache_user, curl_command, free_port, http_request, make_run_dir,
                                          missing_apache, python_env, remove_run_dir, substitute)
+
+# The runner's names are re-exported for the tests, together with this module's own.
+__all__ = [
+    "APACHE_BIN", "CLEAN_PATH", "MODULES_DIR", "REQUEST_TIMEOUT", "START_TIMEOUT", "STOP_TIMEOUT", "TOKEN",
+    "ApacheFactory", "ApacheServer", "Backend", "HttpdError", "ManagedProcess", "Response", "apache_user",
+    "curl_command", "free_port", "http_request", "make_run_dir", "missing_apache", "python_env", "remove_run_dir",
+    "substitute",
+    "HANDLERS_DIR", "HELLO", "REPO", "Backends", "StartResponse", "echo_app", "hello_app", "main", "standin_app",
+    "start_daemon", "start_flup",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 

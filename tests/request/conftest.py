@@ -6,7 +6,7 @@ import io
 from typing import Iterator, Optional
 
 import pytest
-from request_fixtures import REQUEST_TIME, ListSink, RequestFactory, proxypass_params, sethandler_params
+from request.request_fixtures import REQUEST_TIME, ListSink, RequestFactory, proxypass_params, sethandler_params
 
 from fcgi_handlers.request import Request, Response
 
