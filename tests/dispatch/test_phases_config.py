@@ -14,7 +14,7 @@ import pytest
 from apache_layer.test_config import parse
 from apache_layer.test_configtest import configtest
 from fcgi_handlers import cli, config
-from fcgi_handlers.apache import (Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
+from fcgi_handlers.apache import (AuthnMode, Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
                                   mod_python_to_daemon, setenvif_line)
 from fcgi_handlers.dispatch.phases import PHASES, placement_table
 from fcgi_handlers.dispatch.runtime import ImportSpec
@@ -72,8 +72,8 @@ def test_basic_provider_form() -> None:
 
 
 @pytest.mark.parametrize("backend, authn", [(UNIX, "check-authn"), (TCP, "emulate")])
-def test_emulated_auth_phases(backend: Backend, authn: str) -> None:
-    lines = mod_python_to_daemon([*AUTH_BLOCK, "Require ip 127.0.0.1"], backend, authn=authn)  # type: ignore[arg-type]
+def test_emulated_auth_phases(backend: Backend, authn: AuthnMode) -> None:
+    lines = mod_python_to_daemon([*AUTH_BLOCK, "Require ip 127.0.0.1"], backend, authn=authn)
     tree = parse("\n".join(lines))
     # No mod_authnz_fcgi: Apache must not authenticate; the daemon runs the phases with the credentials it is sent.
     assert not tree.directives("AuthType") and not tree.directives("AuthnzFcgiCheckAuthnProvider")

@@ -13,7 +13,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence, TextIO, cast
 
 from fcgi_handlers.apache import Backend, runner
 from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR
@@ -105,9 +105,9 @@ def standin_app(environ: Mapping[str, object], start_response: StartResponse) ->
     if path.endswith("/hello"):
         return hello_app(environ, start_response)
     if path.endswith("/stderr"):
-        errors = environ["wsgi.errors"]
-        errors.write(f"standin-stderr {environ.get('QUERY_STRING', '')}\n")  # type: ignore[attr-defined]
-        errors.flush()  # type: ignore[attr-defined]
+        errors = cast(TextIO, environ["wsgi.errors"])  # PEP 3333's error stream; the environ's values vary by key
+        errors.write(f"standin-stderr {environ.get('QUERY_STRING', '')}\n")
+        errors.flush()
     return echo_app(environ, start_response)
 
 
