@@ -4,11 +4,13 @@ the arbiter forks them) and their threads, a lock held by another process blocks
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import threading
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 import pytest
 from util_session_support import base_params, make_request, run_cleanups
@@ -76,13 +78,13 @@ def worker(sid: str, options: dict[str, str], marker: str, threads: int, rounds:
     os._exit(0 if not failures and len(results) == threads and sum(results) == 0 else 1)
 
 
-def start(target: Callable[..., Any], *args: Any) -> Any:
+def start(target: Callable[..., object], *args: object) -> BaseProcess:
     process = FORK.Process(target=target, args=args)
     process.start()
     return process
 
 
-def finish(processes: list[Any]) -> list[int]:
+def finish(processes: list[BaseProcess]) -> list[Optional[int]]:
     deadline = time.monotonic() + JOIN_TIMEOUT
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
@@ -123,7 +125,8 @@ def test_memory_session_threads_never_share_a_session() -> None:
     run_cleanups(req)
 
 
-def hold(sid: str, options: dict[str, str], held: Any, release: Any, clean_exit: bool) -> None:
+def hold(sid: str, options: dict[str, str], held: multiprocessing.synchronize.Event,
+         release: multiprocessing.synchronize.Event, clean_exit: bool) -> None:
     """Open the session in this process, say so, and either release it on request or die holding it."""
     req = request(sid, options)
     Session.Session(req)
