@@ -117,7 +117,7 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[0] != "flup" or (len(argv) > 2 and argv[2] not in apps):
         print("usage: harness.py flup HOST:PORT [hello|standin]", file=sys.stderr)
         return 2
-    from flup.server.fcgi import WSGIServer  # type: ignore[import-untyped]
+    from flup.server.fcgi import WSGIServer
 
     host, _, port = argv[1].rpartition(":")
     app = apps[argv[2] if len(argv) > 2 else "standin"]
