@@ -61,8 +61,9 @@ def test_packages_and_relative_imports(namespaces: Namespaces) -> None:
     package = namespaces.get("one").import_module("pkg_ns")
     assert package.NAME == "pkg_ns.sub" and package.sub.HELPER.__name__ == "helper_ns"
     assert package.sub.other.X == 1
-    assert isinstance(namespaces.get("one"), PrivateLoader)
-    assert namespaces.get("one").modules["pkg_ns.sub"] is package.sub  # type: ignore[attr-defined]
+    loader = namespaces.get("one")
+    assert isinstance(loader, PrivateLoader)
+    assert loader.modules["pkg_ns.sub"] is package.sub
 
 
 def test_the_shared_world_stays_shared_and_restricted(namespaces: Namespaces, root: Path) -> None:
