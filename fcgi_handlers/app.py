@@ -11,8 +11,13 @@ calls with each `FastCGIRequest`: RESPONDER requests (mod_proxy_fcgi) go through
 from __future__ import annotations
 
 import atexit
+import importlib
+import logging
+import os
+import pkgutil
+import pwd
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 from fcgi_handlers.dispatch import runtime, stderr
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
@@ -20,6 +25,18 @@ from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.server import FastCGIRequest
+
+log = logging.getLogger(__name__)
+
+def preload_helpers() -> None:
+    """Import every module of the `mod_python` package now, in the arbiter, before the workers switch to `--user`:
+    that account then needs to read only the handler code, not this package (a checkout or virtualenv under a
+    private home stays private). Every interpreter name shares this one copy (dispatch/namespaces.py)."""
+    import mod_python
+
+    for module in pkgutil.iter_modules(mod_python.__path__, "mod_python."):
+        importlib.import_module(module.name)
+
 
 # What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
 def _defaults(config: Any) -> dict[str, str]:
@@ -31,8 +48,19 @@ def _defaults(config: Any) -> dict[str, str]:
     return defaults
 
 
+def warn_unreadable(paths: Sequence[str]) -> None:
+    """Log each import directory this worker's account cannot read: after `--user`, every request for a handler
+    there would fail with an import error, so say why once, at boot, in the daemon's log."""
+    for path in paths:
+        if not os.access(path, os.R_OK | os.X_OK):
+            account = pwd.getpwuid(os.getuid()).pw_name
+            log.error("--path %s is not readable by %s (uid %d), the account the workers run as: handlers there "
+                      "cannot be imported", path, account, os.getuid())
+
+
 def make_app(config: Any) -> Any:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
+    warn_unreadable(config.path)
     dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
     # Handler code sees mod_python's sys.argv (code checks it to know it runs under Apache); `ps` shows the
     # process's own command line, which sys.argv is only a copy of, so that stays the daemon's.

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from fcgi_handlers.dispatch.runtime import ImportSpec, parse_import_spec
 from fcgi_handlers.server import settings as server_defaults
+from fcgi_handlers.server import identity as server_identity
+from fcgi_handlers.server.identity import RunAs, group_id, user_id
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,8 +44,8 @@ def _non_negative_int(value: Any) -> int:
 
 def _positive_float(value: Any) -> float:
     number = float(value)
-    if number <= 0:
-        raise ValueError("must be more than 0")
+    if not 0 < number < float("inf"):  # NaN fails this too
+        raise ValueError("must be a number more than 0")
     return number
 
 
@@ -51,11 +53,11 @@ def _bind(value: Any) -> str:
     text = str(value)
     if text.startswith("unix:"):
         if not text[5:]:
-            raise ValueError("unix: needs a socket path")
+            raise ValueError(f"{text!r}: unix: needs a socket path")
         return text
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected HOST:PORT or unix:PATH")
+        raise ValueError(f"{text!r}: expected HOST:PORT or unix:PATH")
     return text
 
 
@@ -69,13 +71,20 @@ def _bind_list(value: Any) -> tuple[str, ...]:
 
 def _import_list(value: Any) -> list[ImportSpec]:
     items = [value] if isinstance(value, str) else list(value)
-    return [item if isinstance(item, ImportSpec) else parse_import_spec(str(item)) for item in items]
+    specs = []
+    for item in items:
+        try:
+            specs.append(item if isinstance(item, ImportSpec) else parse_import_spec(str(item)))
+        except ValueError as exc:
+            raise ValueError(f"{item!r}: {exc}") from None
+    return specs
 
 
 def _octal_mode(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    return int(str(value), 8)
+    mode = value if isinstance(value, int) else int(str(value), 8)
+    if not 0 <= mode <= 0o777:
+        raise ValueError("expected permission bits in octal, 0 to 777 (e.g. 660)")
+    return mode
 
 
 def _directory_list(value: Any) -> list[str]:
@@ -138,6 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
             "log at debug level, and PythonDebug On where Apache sends no PythonDebug", is_flag=True),
     Setting("socket_mode", "--socket-mode", _octal_mode, server_defaults.DEFAULT_SOCKET_MODE,
             "permissions of a unix socket (octal)", "MODE"),
+    Setting("socket_owner", "--socket-owner", user_id, None,
+            "owner of a unix socket, USER or uid (default: --user, else whoever starts the daemon)", "USER"),
+    Setting("socket_group", "--socket-group", group_id, None,
+            "group of a unix socket: www-data lets Debian's Apache connect (default: --group)", "GROUP"),
+    Setting("user", "--user", user_id, None,
+            "started as root: workers switch to this account once the sockets are bound", "USER"),
+    Setting("group", "--group", group_id, None,
+            "the workers' group (default: the --user account's own group)", "GROUP"),
     Setting("graceful_timeout", "--graceful-timeout", _positive_float, server_defaults.DEFAULT_GRACEFUL_TIMEOUT,
             "seconds in-flight requests get to finish on SIGTERM/SIGHUP", "SECS"),
     Setting("max_requests", "--max-requests", _non_negative_int, 0,
@@ -180,7 +197,11 @@ def _parse(setting: Setting, raw: Any, source: str) -> Any:
     try:
         return setting.parse(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: {setting.name} = {raw!r}: {exc}") from None
+        if source != "command line":
+            raise ConfigError(f"{source}: {setting.name} = {raw!r}: {exc}") from None
+        # A repeatable flag's error names the item already; a single value is shown as typed.
+        shown = "" if setting.repeatable or setting.is_flag else f" {raw!r}"
+        raise ConfigError(f"{setting.flag}{shown}: {exc}") from None
 
 
 def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None) -> Config:
@@ -217,3 +238,40 @@ def markdown_table(settings: Sequence[Setting] = SETTINGS) -> str:
         default = s.shown_default or (oct(s.default) if s.name == "socket_mode" else repr(s.default))
         rows.append(f"| `{s.name}` / `{s.flag}` | `{default}` | {s.help} |")
     return "\n".join(rows)
+
+
+def bind_address(value: str) -> str:
+    """One `--bind` address, checked (`ValueError` names it): HOST:PORT or unix:PATH."""
+    return _bind(value)
+
+
+def identities(cfg: Config) -> tuple[Optional[RunAs], Optional[int], Optional[int]]:
+    """`serve`'s identity settings as the server layer takes them: the workers' identity, then the unix socket's
+    owner and group (each defaulting to the workers' user and group, as php-fpm's listen.owner does). Raises
+    ConfigError when they cannot work: no unix socket to give, or a switch this process has no right to make."""
+    run_as = server_identity.run_as(cfg.user, cfg.group)
+    owner: Optional[int] = cfg.socket_owner
+    group: Optional[int] = cfg.socket_group
+    if run_as is not None:
+        owner = run_as.uid if owner is None and cfg.user is not None else owner
+        group = run_as.gid if group is None else group
+    if (cfg.socket_owner is not None or cfg.socket_group is not None) and not any(
+            address.startswith("unix:") for address in cfg.bind):
+        raise ConfigError("--socket-owner/--socket-group: no unix:PATH in --bind (a TCP port has no owner)")
+    try:
+        server_identity.check_switch(run_as)
+    except PermissionError as exc:
+        raise ConfigError(f"--user/--group: {exc}") from None
+    try:
+        if any(address.startswith("unix:") for address in cfg.bind):
+            server_identity.check_chown(owner, group)
+    except PermissionError as exc:
+        raise ConfigError(f"--socket-owner/--socket-group: {exc}") from None
+    return run_as, owner, group
+
+
+def require_path(cfg: Config) -> None:
+    """`serve` without an import directory would answer every request with an import error: refuse to start."""
+    if not cfg.path:
+        raise ConfigError("no --path: name the directory your handler modules live in (repeatable; or `path` in "
+                          "the --config file); the daemon imports handlers from nowhere else")

@@ -203,12 +203,30 @@ def authz_lines(auth: Backend, requires: Sequence[str]) -> list[str]:
             "    </RequireAny>", "</RequireAll>"]
 
 
+def url_path(value: str) -> str:
+    """A `<Location>` path: it must start with `/`, or Apache never matches it (a URL path always does)."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r}: a location is a URL path and starts with '/'")
+    quote(value)
+    return value
+
+
+def directory_path(value: str) -> str:
+    """A `<Directory>` path: absolute, as Apache compares it with the file a URL maps to."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r}: a directory must be an absolute path")
+    quote(value)
+    return value
+
+
 def include_snippet(backend: Backend, *, location: str = "/app/", handler: str = "hello",
                     directory: str = "/var/www/python", pool_max: int = DEFAULT_POOL_MAX,
                     modules_dir: str = MODULES_DIR, auth: Optional[Backend] = None,
-                    authen_handler: str = "hello::authenhandler") -> str:
+                    authen_handler: str = "hello::authenhandler", debug: bool = False) -> str:
     """The file an existing Apache 2.4 (>= 2.4.26) `Include`s to send `location` and `directory` to the daemon;
-    with `auth` (the daemon's TCP address), also `<location>private/` with its auth phases inside Apache."""
+    with `auth` (the daemon's TCP address), also `<location>private/` with its auth phases inside Apache.
+    `debug` sends PythonDebug On (tracebacks to clients); without it the snippet says how to turn it on."""
+    url_path(location)
     where = f"unix socket {backend.socket}" if backend.socket else f"{backend.host}:{backend.port}"
     parts = [
         f"# fcgi_handlers: Apache 2.4 (>= 2.4.26) routes to the daemon at {where}.",
@@ -219,12 +237,14 @@ def include_snippet(backend: Backend, *, location: str = "/app/", handler: str =
         "# max= bounds the pool of each Apache child process.",
         worker_block(backend, pool_max=pool_max),
         "",
+        *_debug_comment(debug),
+        "",
         "# ProxyPass form: no filesystem lookup; the daemon sees the whole decoded path as SCRIPT_NAME.",
         "# CGIPassAuth passes the Authorization header, which Apache withholds from FastCGI otherwise.",
         section("Location", location, [
             f"ProxyPass {quote(backend.worker_url())}",
             "CGIPassAuth On",
-            *daemon_directives(handler, debug=True),
+            *daemon_directives(handler, debug=debug),
         ]),
         "",
         "# SetHandler form: Apache maps the URI to a file first, so the daemon gets SCRIPT_FILENAME and PATH_INFO",
@@ -234,17 +254,26 @@ def include_snippet(backend: Backend, *, location: str = "/app/", handler: str =
             f"SetHandler {quote(backend.handler_name())}",
             "ProxyFCGIBackendType GENERIC",
             "CGIPassAuth On",
-            *daemon_directives(handler),
+            *daemon_directives(handler, debug=debug),
         ]),
     ]
     if auth is not None:
         parts += ["", *_auth_snippet(backend, auth, location.rstrip("/") + "/private/", handler, authen_handler,
-                                     modules_dir)]
+                                     modules_dir, debug)]
     return "\n".join(parts) + "\n"
 
 
+def _debug_comment(debug: bool) -> list[str]:
+    if debug:
+        return ["# PythonDebug is On (apache-config --debug): a handler's traceback goes to the client. Development",
+                "# only: remove those SetEnv PythonDebug lines before the site is public."]
+    return ["# PythonDebug is Off: a failing handler answers a plain 500, its traceback goes to the daemon's log.",
+            "# `fcgi-handlers apache-config --debug` adds SetEnv PythonDebug On (tracebacks to clients: development",
+            "# only)."]
+
+
 def _auth_snippet(backend: Backend, auth: Backend, location: str, handler: str, authen_handler: str,
-                  modules_dir: str) -> list[str]:
+                  modules_dir: str, debug: bool) -> list[str]:
     _, authz = auth_provider_names(auth)
     return [
         f"# Auth phases inside Apache: mod_authnz_fcgi calls the daemon at {auth.host}:{auth.port} (TCP only) as a",
@@ -264,6 +293,7 @@ def _auth_snippet(backend: Backend, auth: Backend, location: str, handler: str, 
             setenvif_line("AuthType", "Basic"),
             setenvif_line("AuthName", "private"),
             setenvif_line("PythonHandler", handler),
+            *([setenvif_line("PythonDebug", "On")] if debug else []),
         ]),
     ]
 

@@ -141,7 +141,8 @@ class Arbiter:
         """Bind every address and install the signal handlers (when called from the main thread)."""
         try:
             for address in self.settings.addresses:
-                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode))
+                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode,
+                                           self.settings.socket_owner, self.settings.socket_group))
         except BaseException:
             self._close_listeners()
             raise
@@ -155,6 +156,8 @@ class Arbiter:
             for signum in HANDLED_SIGNALS:
                 self._saved_handlers[signum] = signal.signal(signum, self._on_signal)
         log.info("arbiter %d starting %d workers of %d threads", os.getpid(), self.num_workers, self.settings.threads)
+        if self.settings.run_as is not None:
+            log.info("workers run as %s", self.settings.run_as)
 
     def tick(self, timeout: float = TICK) -> bool:
         """One turn of the loop; False once stopped and every worker is gone."""

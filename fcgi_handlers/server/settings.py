@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Final, Tuple, Union
+from typing import Final, Optional, Tuple, Union
 
+from .identity import RunAs
 # Re-exported: the protocol layer owns the limit, the CLI reads every default from this module.
 from ..protocol.constants import DEFAULT_MAX_PARAMS_SIZE as DEFAULT_MAX_PARAMS_SIZE
 
@@ -57,6 +58,11 @@ class Settings:
     workers: int = field(default_factory=default_workers)
     threads: int = DEFAULT_THREADS
     socket_mode: int = DEFAULT_SOCKET_MODE
+    # Unix sockets are given to this uid/gid right after bind (None: the creator's); workers switch to ``run_as``
+    # after fork, before the app factory imports handler code (None: they stay who started them). identity.py.
+    socket_owner: Optional[int] = None
+    socket_group: Optional[int] = None
+    run_as: Optional[RunAs] = None
     backlog: int = DEFAULT_BACKLOG
     graceful_timeout: float = DEFAULT_GRACEFUL_TIMEOUT
     max_params_size: int = DEFAULT_MAX_PARAMS_SIZE

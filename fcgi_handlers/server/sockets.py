@@ -111,12 +111,14 @@ class Listener:
             os.unlink(self.address.path)
 
 
-def bind(text: str, backlog: int, socket_mode: int) -> Listener:
-    """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used."""
+def bind(text: str, backlog: int, socket_mode: int, owner: Optional[int] = None,
+         group: Optional[int] = None) -> Listener:
+    """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used. A unix socket is
+    given to ``owner``/``group`` (None: left as created); TCP has no owner."""
     address = parse_address(text)
     try:
         if address.is_unix:
-            return _bind_unix(address, backlog, socket_mode)
+            return _bind_unix(address, backlog, socket_mode, owner, group)
         return _bind_tcp(address, backlog)
     except BindError:
         raise
@@ -139,7 +141,8 @@ def _bind_tcp(address: Address, backlog: int) -> Listener:
     return Listener(address, sock)
 
 
-def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
+def _bind_unix(address: Address, backlog: int, socket_mode: int, owner: Optional[int],
+               group: Optional[int]) -> Listener:
     _clear_stale_path(address.path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -150,6 +153,7 @@ def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
         finally:
             os.umask(previous)
         os.chmod(address.path, socket_mode)
+        _give(address.path, owner, group)
         st = os.stat(address.path)
         sock.listen(backlog)
         sock.setblocking(False)
@@ -157,6 +161,17 @@ def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
         sock.close()
         raise
     return Listener(address, sock, (st.st_dev, st.st_ino, st.st_ctime_ns))
+
+
+def _give(path: str, owner: Optional[int], group: Optional[int]) -> None:
+    """chown the socket before it listens, so nobody connects while it still has the creator's owner and group
+    (its mode already holds the others out). Apache's children connect through the owner or group bits."""
+    if owner is None and group is None:
+        return
+    try:
+        os.chown(path, -1 if owner is None else owner, -1 if group is None else group)
+    except OSError as exc:
+        raise BindError(exc.errno, f"cannot give {path} to uid {owner} gid {group}: {exc.strerror}") from exc
 
 
 def _clear_stale_path(path: str) -> None:

@@ -39,7 +39,7 @@ from types import FrameType
 from typing import Callable, List, NoReturn, Optional, Sequence
 
 from ..protocol import FCGI_AUTHORIZER, FCGI_RESPONDER, ServerConnection
-from . import control, sockets
+from . import control, identity, sockets
 from .pool import RETIRING, RUNNING, STOPPING, EventPool
 from .settings import Settings
 from .sockets import Listener
@@ -109,6 +109,12 @@ class Worker:
 
     def _run(self) -> int:
         self._install_signals()
+        if self.settings.run_as is not None:
+            try:
+                identity.switch_to(self.settings.run_as)
+            except OSError as exc:
+                log.error("worker %d cannot switch to %s: %s", os.getpid(), self.settings.run_as, exc)
+                return control.EXIT_BOOT_ERROR
         try:
             app = self._app_factory()
         except BaseException:

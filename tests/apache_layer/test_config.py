@@ -161,11 +161,28 @@ def test_include_snippet_structure(backend: Backend) -> None:
     assert location.directives("ProxyPass") == [[backend.worker_url()]]
     assert location.directives("CGIPassAuth") == [["On"]]
     assert ["PythonHandler", "pkg.mod::fn"] in location.directives("SetEnv")
-    assert ["PythonDebug", "On"] in location.directives("SetEnv")
     (directory,) = tree.sections("Directory")
     assert directory.arg == "/srv/py"
     assert directory.directives("SetHandler") == [[backend.handler_name()]]
     assert directory.directives("CGIPassAuth") == [["On"]]
+
+
+def test_include_snippet_python_debug_is_off_unless_asked_and_says_so() -> None:
+    quiet = include_snippet(TCP, auth=Backend(port=9001))
+    assert not [line for line in quiet.splitlines() if "PythonDebug" in line and not line.startswith("#")]
+    assert "# PythonDebug is Off" in quiet and "apache-config --debug" in quiet
+    loud = include_snippet(TCP, auth=Backend(port=9001), debug=True)
+    tree = parse(loud)
+    first, private = tree.sections("Location")
+    assert ["PythonDebug", "On"] in first.directives("SetEnv")
+    assert ["true", "PythonDebug=On"] in private.directives("SetEnvIfExpr")
+    assert ["PythonDebug", "On"] in tree.sections("Directory")[0].directives("SetEnv")
+    assert "# PythonDebug is On" in loud
+
+
+def test_include_snippet_refuses_a_location_without_its_slash() -> None:
+    with pytest.raises(ValueError, match="starts with '/'"):
+        include_snippet(TCP, location="app/")
 
 
 # -- the standalone config --
