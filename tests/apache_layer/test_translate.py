@@ -5,9 +5,12 @@ append, PythonOption and flags take the last value, a section nested inside anot
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import pytest
 
-from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+from fcgi_handlers.apache import (Backend, Route, UnsupportedDirective, mod_python_block_to_daemon,
+                                  mod_python_to_daemon)
 from fcgi_handlers.dispatch.directives import parse_directives
 from fcgi_handlers.dispatch.phases import BY_DIRECTIVE
 
@@ -70,12 +73,12 @@ def test_extension_lists_are_carried_as_written() -> None:
     (["PythonHandler a | .py", "PythonHandler b | .int"], "a | .py; b | .int",
      {".py": ("a",), ".int": ("b",), None: ()})])
 def test_several_handler_lists_of_one_phase_share_its_param(lines: list[str], value: str,
-                                                            by_extension: dict[object, tuple[str, ...]]) -> None:
+                                                            by_extension: dict[Optional[str], tuple[str, ...]]) -> None:
     carried = setenv(mod_python_to_daemon(lines, BACKEND))
     assert carried == {"PythonHandler": value}
     directives = parse_directives(carried, ())
     for extension, modules in by_extension.items():
-        handlers = directives.handlers_for(BY_DIRECTIVE["PythonHandler"], extension)  # type: ignore[arg-type]
+        handlers = directives.handlers_for(BY_DIRECTIVE["PythonHandler"], extension)
         assert tuple(spec.module for spec in handlers) == modules
 
 
@@ -84,9 +87,10 @@ def test_sethandler_becomes_proxypass_in_location_and_sethandler_elsewhere(handl
     in_location = parse("\n".join(mod_python_to_daemon([f"SetHandler {handler}"], BACKEND, container="Location")))
     assert in_location.directives("ProxyPass") == [[BACKEND.worker_url()]]
     assert not in_location.directives("SetHandler")
-    for container, route in [("Directory", "auto"), ("Location", "sethandler"), ("Files", "auto")]:
+    routes: list[tuple[str, Route]] = [("Directory", "auto"), ("Location", "sethandler"), ("Files", "auto")]
+    for container, route in routes:
         tree = parse("\n".join(mod_python_to_daemon([f"SetHandler {handler}"], BACKEND, container=container,
-                                                    route=route)))  # type: ignore[arg-type]
+                                                    route=route)))
         assert tree.directives("SetHandler") == [[BACKEND.handler_name()]]
         assert not tree.directives("ProxyPass")
 

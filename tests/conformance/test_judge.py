@@ -2,12 +2,15 @@
 and the corpus checks that keep a scenario judgeable."""
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import pytest
 
 from fcgi_handlers.conformance.compare import Side
 from fcgi_handlers.conformance.judge import Exchange, Outcome, SideRun, judge
 from fcgi_handlers.conformance.report import Totals, intended_list, mismatch_list, totals
-from fcgi_handlers.conformance.scenario import NO_ANSWER, Call, Expect, Scenario, diagnosed, fill, mod_python_bug
+from fcgi_handlers.conformance.scenario import (NO_ANSWER, Call, Expect, Reason, Scenario, diagnosed, fill,
+                                                mod_python_bug)
 from fcgi_handlers.conformance.scenarios import CorpusError, validate
 from fcgi_handlers.apache.runner import Response
 
@@ -24,8 +27,10 @@ def ok(body: bytes = b"x", status: int = 200) -> Response:
     return Response(status, "OK" if status == 200 else "Other", [("Content-Type", "text/plain")], body)
 
 
-def scenario(call: Call, **kwargs: object) -> Scenario:
-    return Scenario("s", "area", "source", calls=(call,), **kwargs)  # type: ignore[arg-type]
+def scenario(call: Call, *, logs: Sequence[str] = (), intended_difference: Optional[Reason] = None,
+             known_mismatch: str = "") -> Scenario:
+    return Scenario("s", "area", "source", calls=(call,), logs=logs, intended_difference=intended_difference,
+                    known_mismatch=known_mismatch)
 
 
 def test_alike_answers_match() -> None:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_sink import FakeSink
 
 from fcgi_handlers.dispatch.directives import (DirectiveError, Directives, HandlerSpec, parse_directives,
                                                parse_handler_line, parse_handler_spec, parse_python_path)
@@ -189,5 +190,5 @@ def test_interpreter_names_follow_mod_pythons_rules(roots: tuple[str, ...], tmp_
              ({}, {"SERVER_NAME": "127.0.0.1"}, "127.0.0.1")]
     for settings, params, expected in cases:
         directives = parse_directives(settings, roots)
-        req = Request.from_sink({**params, **settings}, None, lambda data: None)  # type: ignore[arg-type]
+        req = Request.from_sink({**params, **settings}, None, FakeSink())
         assert Dispatcher.interpreter_name(req, directives) == expected, settings

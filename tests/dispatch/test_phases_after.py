@@ -9,8 +9,9 @@ import logging
 from typing import Callable
 
 import pytest
+from fake_sink import FakeSink
 
-from .conftest import FakeSink, Harness
+from .conftest import Harness
 
 AFTER = """
 from mod_python import apache
@@ -32,7 +33,8 @@ def cleanuphandler(req):
 def deferred_request(harness: Harness) -> tuple[FakeSink, list[Callable[[], None]]]:
     name = harness.module(AFTER)
     params = harness.params({"PythonHandler": name, "PythonLogHandler": name, "PythonCleanupHandler": name})
-    sink, deferred = FakeSink(), []
+    sink = FakeSink()
+    deferred: list[Callable[[], None]] = []
     harness.dispatcher.handle(params, io.BytesIO(), sink, after_end=deferred.append)
     return sink, deferred
 
@@ -95,7 +97,8 @@ def test_work_after_is_handed_over_only_when_there_is_some(harness: Harness, ext
                                                            caplog: pytest.LogCaptureFixture) -> None:
     name = harness.module(PLAIN)
     params = harness.params({"PythonHandler": name, **{k: v.format(name=name) for k, v in extra.items()}})
-    sink, deferred = FakeSink(), []
+    sink = FakeSink()
+    deferred: list[Callable[[], None]] = []
     harness.dispatcher.handle(params, io.BytesIO(), sink, after_end=deferred.append)
     assert b"".join(sink.out).endswith(b"\r\n\r\nbody")
     assert len(deferred) == deferred_count

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import pytest
+from fake_sink import FakeSink
 
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 
-from .conftest import FakeSink, Harness
+from .conftest import Harness
 
 AUTH = """
 from mod_python import apache, util

@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Mapping
 
 import pytest
 
 from apache_layer.test_config import parse
 from apache_layer.test_configtest import configtest
 from fcgi_handlers import cli, config
-from fcgi_handlers.apache import (Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
+from fcgi_handlers.apache import (AuthnMode, Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
                                   mod_python_to_daemon, setenvif_line)
 from fcgi_handlers.dispatch.phases import PHASES, placement_table
 from fcgi_handlers.dispatch.runtime import ImportSpec
@@ -71,8 +72,8 @@ def test_basic_provider_form() -> None:
 
 
 @pytest.mark.parametrize("backend, authn", [(UNIX, "check-authn"), (TCP, "emulate")])
-def test_emulated_auth_phases(backend: Backend, authn: str) -> None:
-    lines = mod_python_to_daemon([*AUTH_BLOCK, "Require ip 127.0.0.1"], backend, authn=authn)  # type: ignore[arg-type]
+def test_emulated_auth_phases(backend: Backend, authn: AuthnMode) -> None:
+    lines = mod_python_to_daemon([*AUTH_BLOCK, "Require ip 127.0.0.1"], backend, authn=authn)
     tree = parse("\n".join(lines))
     # No mod_authnz_fcgi: Apache must not authenticate; the daemon runs the phases with the credentials it is sent.
     assert not tree.directives("AuthType") and not tree.directives("AuthnzFcgiCheckAuthnProvider")
@@ -130,6 +131,7 @@ def test_several_addresses_and_python_imports() -> None:
     args = cli.build_parser().parse_args(["serve", "--bind", "unix:/run/a.sock", "--bind", "127.0.0.1:9001",
                                           "--import", "a::b", "--import", "c x"])
     assert config.from_namespace(args).bind == ("unix:/run/a.sock", "127.0.0.1:9001")
+    bad: Mapping[str, object]
     for bad in ({"bind": ["nonsense"]}, {"bind": []}, {"imports": ["a b c"]}, {"imports": ["a::1"]}):
         with pytest.raises(config.ConfigError):
             config.load(overrides=bad)

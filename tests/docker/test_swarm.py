@@ -90,7 +90,8 @@ def scale(stack: SwarmStack, replicas: int) -> set[str]:
 
 
 def service_spec(client: docker.DockerClient, name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = client.services.get(name).attrs["Spec"]  # type: ignore[no-untyped-call]
+    service = client.services.get(name)  # type: ignore[no-untyped-call]  # untyped in types-docker
+    spec: dict[str, Any] = service.attrs["Spec"]
     return spec
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 
 import pytest
+from pluggy import Result
 
 from e2e.harness import (HANDLERS_DIR, ApacheFactory, ApacheServer, Backends, ManagedProcess, free_port, make_run_dir,
                          missing_apache, remove_run_dir, start_daemon, start_flup)
@@ -181,10 +182,11 @@ def start_apache(request: pytest.FixtureRequest,
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, Result[pytest.TestReport], None]:
     """On failure, add each Apache's curl commands and new error log lines, and each backend's log tail."""
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
+    report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
     for server in item.stash.get(SERVERS, []):

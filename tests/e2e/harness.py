@@ -13,14 +13,24 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence, TextIO, cast
 
 from fcgi_handlers.apache import Backend, runner
-from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR  # noqa: F401
-from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, TOKEN,  # noqa: F401
+from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR
+from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, TOKEN,
                                          ApacheFactory, ApacheServer, HttpdError, ManagedProcess, Response,
                                          apache_user, curl_command, free_port, http_request, make_run_dir,
                                          missing_apache, python_env, remove_run_dir, substitute)
+
+# The runner's names are re-exported for the tests, together with this module's own.
+__all__ = [
+    "APACHE_BIN", "CLEAN_PATH", "MODULES_DIR", "REQUEST_TIMEOUT", "START_TIMEOUT", "STOP_TIMEOUT", "TOKEN",
+    "ApacheFactory", "ApacheServer", "Backend", "HttpdError", "ManagedProcess", "Response", "apache_user",
+    "curl_command", "free_port", "http_request", "make_run_dir", "missing_apache", "python_env", "remove_run_dir",
+    "substitute",
+    "HANDLERS_DIR", "HELLO", "REPO", "Backends", "StartResponse", "echo_app", "hello_app", "main", "standin_app",
+    "start_daemon", "start_flup",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,9 +105,9 @@ def standin_app(environ: Mapping[str, object], start_response: StartResponse) ->
     if path.endswith("/hello"):
         return hello_app(environ, start_response)
     if path.endswith("/stderr"):
-        errors = environ["wsgi.errors"]
-        errors.write(f"standin-stderr {environ.get('QUERY_STRING', '')}\n")  # type: ignore[attr-defined]
-        errors.flush()  # type: ignore[attr-defined]
+        errors = cast(TextIO, environ["wsgi.errors"])  # PEP 3333's error stream; the environ's values vary by key
+        errors.write(f"standin-stderr {environ.get('QUERY_STRING', '')}\n")
+        errors.flush()
     return echo_app(environ, start_response)
 
 
@@ -107,7 +117,7 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[0] != "flup" or (len(argv) > 2 and argv[2] not in apps):
         print("usage: harness.py flup HOST:PORT [hello|standin]", file=sys.stderr)
         return 2
-    from flup.server.fcgi import WSGIServer  # type: ignore[import-untyped]
+    from flup.server.fcgi import WSGIServer
 
     host, _, port = argv[1].rpartition(":")
     app = apps[argv[2] if len(argv) > 2 else "standin"]

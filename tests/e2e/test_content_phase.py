@@ -34,8 +34,10 @@ def block(url: str, handler: str, debug: bool = False, extra: str = "") -> str:
 def both(mod_python_block: str) -> Callable[[F], F]:
     """Serve `mod_python_block` from the mod_python Apache and its translation from the daemon's Apache."""
     def mark(fn: F) -> F:
+        # pytest types a mark applied to a Callable[..., object] as Any: `fn` keeps its type F
         fn = pytest.mark.mod_python_apache(mod_python_block)(fn)
-        return pytest.mark.apache.with_args(lambda b: mod_python_block_to_daemon(mod_python_block, b.daemon))(fn)
+        fn = pytest.mark.apache.with_args(lambda b: mod_python_block_to_daemon(mod_python_block, b.daemon))(fn)
+        return fn
     return mark
 
 
@@ -163,7 +165,9 @@ def test_multi_valued_headers_out(apache: ApacheServer, mod_python_apache: Apach
     assert cookies == [v for k, v in theirs.headers if k.lower() == "set-cookie"] == ["one=1", "two=2"]
     # mod_proxy_fcgi folds repeated non-cookie headers into one comma-separated line (same meaning, RFC 9110 §5.3);
     # mod_python sends two lines.
-    values = lambda r: [p.strip() for k, v in r.headers if k.lower() == "x-multi" for p in v.split(",")]  # noqa: E731
+    def values(response: Response) -> list[str]:
+        return [p.strip() for k, v in response.headers if k.lower() == "x-multi" for p in v.split(",")]
+
     assert values(ours) == values(theirs) == ["a", "b"]
 
 

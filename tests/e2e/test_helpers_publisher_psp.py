@@ -8,11 +8,12 @@ Pages live in tests/e2e/handlers (the daemon's --path); each Apache maps a URL t
 from __future__ import annotations
 
 import base64
+from typing import Callable
 
 import pytest
 
-from e2e.harness import ApacheServer, ManagedProcess
-from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
+from e2e.harness import ApacheServer, Backends, ManagedProcess
+from fcgi_handlers.apache import mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +23,11 @@ def directory_block(alias: str, folder: str, handler: str) -> str:
             f'    SetHandler mod_python\n    PythonHandler {handler}\n</Directory>')
 
 
-def for_daemon(alias: str, folder: str, handler: str):  # type: ignore[no-untyped-def]
+def for_daemon(alias: str, folder: str, handler: str) -> Callable[[Backends], str]:
     """The same block sent to the daemon (SetHandler "proxy:fcgi://..."), as the marker's renderer."""
-    def render(backends: object) -> str:
-        backend: Backend = backends.daemon  # type: ignore[attr-defined]
+    def render(backends: Backends) -> str:
         return f'Alias "{alias}" "@HANDLERS@/{folder}"\n' + \
-            mod_python_block_to_daemon(directory_block(alias, folder, handler), backend)
+            mod_python_block_to_daemon(directory_block(alias, folder, handler), backends.daemon)
     return render
 
 

@@ -58,7 +58,7 @@ def post_chunked(server: ApacheServer, path: str, body: bytes, content_type: str
         conn.close()
 
 
-def expected_fields(data: bytes, query: list[list[str]]) -> list[list[object]]:
+def expected_fields(data: bytes, query: list[list[object]]) -> list[list[object]]:
     upload = ["doc", "upload", "d.bin", len(data), hashlib.sha256(data).hexdigest()]
     return [*query, ["title", "str", "caf\u00e9"], upload]
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from e2e.harness import ApacheServer, ManagedProcess
+from e2e.harness import ApacheServer, Backends, ManagedProcess
 from fcgi_handlers.apache import mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +31,13 @@ def directory(alias: str, folder: str, *lines: str) -> str:
     return f'Alias "{alias}" "@HANDLERS@/{folder}"\n<Directory "@HANDLERS@/{folder}">\n{body}</Directory>'
 
 
-def for_daemon(block: str) -> Callable[[object], str]:
+def for_daemon(block: str) -> Callable[[Backends], str]:
     """The marker's renderer: the block converted for the daemon, as a migrating user converts it (an Alias line
     before a <Directory> stays as it is)."""
-    def render(backends: object) -> str:
+    def render(backends: Backends) -> str:
         head, _, rest = block.partition("\n")
         alias, section = (head, rest) if head.startswith("Alias ") else ("", block)
-        converted = mod_python_block_to_daemon(section, backends.daemon,  # type: ignore[attr-defined]
-                                               server_name=SERVER_NAME)
+        converted = mod_python_block_to_daemon(section, backends.daemon, server_name=SERVER_NAME)
         return f"{alias}\n{converted}" if alias else converted
     return render
 

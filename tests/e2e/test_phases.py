@@ -31,8 +31,10 @@ TRACE_WAIT = 10.0  # seconds the daemon's after-response work may take to reach 
 def both(mod_python_block: str) -> Callable[[F], F]:
     """Serve `mod_python_block` from the mod_python Apache and its translation from the daemon's Apache."""
     def mark(fn: F) -> F:
+        # pytest types a mark applied to a Callable[..., object] as Any: `fn` keeps its type F
         fn = pytest.mark.mod_python_apache(mod_python_block)(fn)
-        return pytest.mark.apache.with_args(lambda b: mod_python_block_to_daemon(mod_python_block, b.daemon))(fn)
+        fn = pytest.mark.apache.with_args(lambda b: mod_python_block_to_daemon(mod_python_block, b.daemon))(fn)
+        return fn
     return mark
 
 

@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from e2e.harness import HANDLERS_DIR, ApacheServer, ManagedProcess, Response
+from e2e.harness import HANDLERS_DIR, ApacheFactory, ApacheServer, ManagedProcess, Response
 from fcgi_handlers.apache import BASE_MODULES, Backend, mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
@@ -69,14 +69,14 @@ def last_user(server: ApacheServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def pair(apache_factory: object, daemon: ManagedProcess) -> tuple[ApacheServer, ApacheServer]:
+def pair(apache_factory: ApacheFactory, daemon: ManagedProcess) -> tuple[ApacheServer, ApacheServer]:
     """(daemon's Apache, mod_python's Apache), neither with mod_auth_basic."""
     from e2e.conftest import require_apache
     require_apache("python", "mpm_prefork", "authnz_fcgi")
     blocks = [block("/pa/"), block("/pa-debug/", debug=True), block("/pa-dummy/", auth_type="dummy")]
     emulated = block("/pa-emulated/")
     backend = Backend(port=daemon.port)
-    start = apache_factory.start  # type: ignore[attr-defined]
+    start = apache_factory.start
     ours = start([*(mod_python_block_to_daemon(b, backend) for b in blocks),
                   mod_python_block_to_daemon(emulated, backend, authn="emulate")],
                  name="auth-daemon", backend=backend, base_modules=NO_AUTH_BASIC)

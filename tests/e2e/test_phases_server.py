@@ -6,11 +6,9 @@ directives as server-level `SetEnv` (what the README tells users to write; a blo
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import pytest
 
-from e2e.harness import HANDLERS_DIR, ApacheServer, ManagedProcess
+from e2e.harness import HANDLERS_DIR, ApacheFactory, ApacheServer, ManagedProcess
 from e2e.test_phases import TRACE_DIR, fetch, trace_dir, trace_lines, view  # noqa: F401 - trace_dir: autouse
 from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
 
@@ -30,16 +28,16 @@ BLOCK = f"""<Location "/pr/">
 
 
 @pytest.fixture(scope="module")
-def pair(apache_factory: object, daemon: ManagedProcess) -> tuple[ApacheServer, ApacheServer]:
+def pair(apache_factory: ApacheFactory, daemon: ManagedProcess) -> tuple[ApacheServer, ApacheServer]:
     """(the daemon's Apache, the mod_python Apache), both with the server-level phases."""
     from e2e.conftest import require_apache
     require_apache("python", "mpm_prefork")
     factory = apache_factory
     backend = Backend(port=daemon.port)
-    ours = factory.start(  # type: ignore[attr-defined]
+    ours = factory.start(
         [mod_python_block_to_daemon(BLOCK, backend)], name="phases-server-daemon", backend=backend,
         global_lines=[f'SetEnv {name} "{value}"' for name, value in SERVER_PHASES.items()])
-    theirs = factory.start(  # type: ignore[attr-defined]
+    theirs = factory.start(
         [BLOCK], name="phases-server-mod_python", mpm="prefork", modules=["python"],
         global_lines=[f"PythonPath \"['{HANDLERS_DIR}'] + sys.path\"",
                       *(f"{name} {value}" for name, value in SERVER_PHASES.items())])
@@ -71,7 +69,7 @@ def test_server_level_phases(pair: tuple[ApacheServer, ApacheServer], query: str
         assert after == trace_lines(their_token, "cleanup uri=/pr/x")
 
 
-def test_directory_level_init_differs_on_purpose(apache_factory: object, daemon: ManagedProcess,
+def test_directory_level_init_differs_on_purpose(apache_factory: ApacheFactory, daemon: ManagedProcess,
                                                  request: pytest.FixtureRequest) -> None:
     """mod_python 3.5 never runs a directory-level PythonInitHandler (its post-read-request hook marks Init as done
     before the directory's configuration applies); the daemon cannot tell the levels apart and runs it first."""
@@ -79,7 +77,7 @@ def test_directory_level_init_differs_on_purpose(apache_factory: object, daemon:
     block = BLOCK.replace("/pr/", "/pr-init/").replace("    PythonHandler", "    PythonInitHandler phases::second\n"
                                                                             "    PythonHandler")
     backend = Backend(port=daemon.port)
-    start: Callable[..., ApacheServer] = apache_factory.start  # type: ignore[attr-defined]
+    start = apache_factory.start
     ours = start([mod_python_block_to_daemon(block, backend)], name="phases-init-daemon", backend=backend)
     theirs = start([block], name="phases-init-mod_python", mpm="prefork", modules=["python"],
                    global_lines=[f"PythonPath \"['{HANDLERS_DIR}'] + sys.path\""])

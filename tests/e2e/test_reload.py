@@ -116,7 +116,9 @@ def _load(apache: ApacheServer, stop: threading.Event, results: list[tuple[int, 
 def test_sighup_under_load_fails_no_request(private_stack: tuple[ManagedProcess, ApacheServer, Path]) -> None:
     daemon, apache, _ = private_stack
     assert daemon.proc is not None
-    stop, results, errors = threading.Event(), [], []  # type: ignore[var-annotated]
+    stop = threading.Event()
+    results: list[tuple[int, str]] = []
+    errors: list[str] = []
     threads = [threading.Thread(target=_load, args=(apache, stop, results, errors)) for _ in range(8)]
     for thread in threads:
         thread.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from typing import Mapping
 
 import pytest
 from pages_harness import Result, Site, site  # noqa: F401 - the fixture
@@ -24,9 +25,10 @@ print(f"argv={sys.argv}")
 '''
 
 
-def run(site: Site, source: str, url: str = "/cgi-bin/script.py", **kwargs: object) -> Result:
+def run(site: Site, source: str, url: str = "/cgi-bin/script.py", *, method: str = "GET",
+        headers: Mapping[str, str] = {}, body: bytes = b"") -> Result:
     site.write("cgi-bin/script.py", source)
-    return site.get(url, handler=CGI, **kwargs)  # type: ignore[arg-type]
+    return site.get(url, handler=CGI, method=method, headers=headers, body=body)
 
 
 def lines(result: Result) -> dict[str, str]:

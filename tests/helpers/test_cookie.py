@@ -154,7 +154,8 @@ def test_get_cookies_and_get_cookie() -> None:
     params["HTTP_COOKIE"] = f"a=1; s={signed_value(b'k', 's', 'v', 'sha256')}; t=forged"
     req = make_request(params)
     assert {name: c.value for name, c in Cookie.get_cookies(req).items()}["a"] == "1"
-    assert Cookie.get_cookie(req, "a").value == "1"  # type: ignore[union-attr]
+    found = Cookie.get_cookie(req, "a")
+    assert found is not None and found.value == "1"
     assert Cookie.get_cookie(req, "missing") is None
     signed = Cookie.get_cookie(req, "s", Class=Cookie.SignedCookie, secret="k")
     assert isinstance(signed, Cookie.SignedCookie) and signed.value == "v"

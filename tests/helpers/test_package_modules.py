@@ -25,7 +25,12 @@ def test_version_names_the_daemon_after_mod_pythons_api_level() -> None:
 # --- cache -----------------------------------------------------------------------------------------------------------
 def test_function_cache_calls_once_per_arguments_and_drops_the_least_recently_used() -> None:
     calls: list[tuple[object, ...]] = []
-    square = cache.FunctionCache(lambda x, k=0: calls.append((x, k)) or x * x + k, max_size=2)
+
+    def squared(x: int, k: int = 0) -> int:
+        calls.append((x, k))
+        return x * x + k
+
+    square = cache.FunctionCache(squared, max_size=2)
     assert (square(3), square(3), square(3, k=1)) == (9, 9, 10)
     assert calls == [(3, 0), (3, 1)]
     assert square.mru() == ((3,), (("k", 1),)) and square.lru() == ((3,), ())

@@ -15,6 +15,7 @@ from util_session_support import base_params, make_request, run_cleanups
 from fcgi_handlers.dispatch.dispatcher import HandlerEntry
 from fcgi_handlers.request import Request
 from mod_python import Session
+from mod_python._session_locks import CLEANUP_SLOT, acquire_slot, release_slot, sid_slot
 
 SID_COOKIE = re.compile(r"pysid=([0-9a-f]{32}); path=(\S+)$")
 
@@ -55,10 +56,11 @@ def set_cookies(req: Request) -> list[str]:
 
 
 @pytest.fixture
-def first(session_dir: Path) -> Iterator[Session.BaseSession]:
+def first(session_dir: Path) -> Iterator[Session.FileSession]:
     """A saved FileSession holding {"n": 1}, its request ended."""
     req = request()
     sess = Session.Session(req)
+    assert isinstance(sess, Session.FileSession)
     sess["n"] = 1
     sess.save()
     run_cleanups(req)
@@ -286,12 +288,12 @@ def test_damaged_file_is_a_new_session(first: Session.BaseSession, session_dir: 
 
 
 # --- locking in one process ------------------------------------------------------------------------------------------
-def test_lock_is_held_until_the_request_ends(first: Session.BaseSession) -> None:
+def test_lock_is_held_until_the_request_ends(first: Session.FileSession) -> None:
     req = request(f"pysid={first.id()}")
     Session.Session(req)
     taken: list[bool] = []
-    probe = threading.Thread(target=lambda: taken.append(Session.acquire_slot(
-        os.path.join(first._sessdir, ".mp_sess.lock"), Session.sid_slot(str(first.id())), blocking=False)))
+    probe = threading.Thread(target=lambda: taken.append(acquire_slot(
+        os.path.join(first._sessdir, ".mp_sess.lock"), sid_slot(str(first.id())), blocking=False)))
     probe.start()
     probe.join(5)
     assert taken == [False]
@@ -387,10 +389,10 @@ def test_cleanup_skips_sessions_in_use(session_dir: Path, clock: Clock, monkeypa
     holding, release = threading.Event(), threading.Event()
 
     def other_request() -> None:  # another thread of this worker has the session open
-        Session.acquire_slot(lock_path, Session.sid_slot(sid))
+        acquire_slot(lock_path, sid_slot(sid))
         holding.set()
         release.wait(10)
-        Session.release_slot(lock_path, Session.sid_slot(sid))
+        release_slot(lock_path, sid_slot(sid))
 
     thread = threading.Thread(target=other_request)
     thread.start()
@@ -412,10 +414,10 @@ def test_one_cleanup_at_a_time(session_dir: Path, clock: Clock, monkeypatch: pyt
     running, release = threading.Event(), threading.Event()
 
     def other_cleanup() -> None:
-        Session.acquire_slot(lock_path, Session.CLEANUP_SLOT)
+        acquire_slot(lock_path, CLEANUP_SLOT)
         running.set()
         release.wait(10)
-        Session.release_slot(lock_path, Session.CLEANUP_SLOT)
+        release_slot(lock_path, CLEANUP_SLOT)
 
     thread = threading.Thread(target=other_cleanup)
     thread.start()

@@ -4,17 +4,20 @@ the arbiter forks them) and their threads, a lock held by another process blocks
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import threading
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 import pytest
 from util_session_support import base_params, make_request, run_cleanups
 
 from fcgi_handlers.request import Request
 from mod_python import Session
+from mod_python._session_locks import acquire_slot, release_slot, sid_slot
 
 WORKERS, THREADS, ROUNDS = 3, 3, 12
 JOIN_TIMEOUT = 60.0
@@ -75,13 +78,13 @@ def worker(sid: str, options: dict[str, str], marker: str, threads: int, rounds:
     os._exit(0 if not failures and len(results) == threads and sum(results) == 0 else 1)
 
 
-def start(target: Callable[..., Any], *args: Any) -> Any:
+def start(target: Callable[..., object], *args: object) -> BaseProcess:
     process = FORK.Process(target=target, args=args)
     process.start()
     return process
 
 
-def finish(processes: list[Any]) -> list[int]:
+def finish(processes: list[BaseProcess]) -> list[Optional[int]]:
     deadline = time.monotonic() + JOIN_TIMEOUT
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
@@ -122,7 +125,8 @@ def test_memory_session_threads_never_share_a_session() -> None:
     run_cleanups(req)
 
 
-def hold(sid: str, options: dict[str, str], held: Any, release: Any, clean_exit: bool) -> None:
+def hold(sid: str, options: dict[str, str], held: multiprocessing.synchronize.Event,
+         release: multiprocessing.synchronize.Event, clean_exit: bool) -> None:
     """Open the session in this process, say so, and either release it on request or die holding it."""
     req = request(sid, options)
     Session.Session(req)
@@ -136,8 +140,8 @@ def hold(sid: str, options: dict[str, str], held: Any, release: Any, clean_exit:
 def wait_for_lock(path: str, slot: int, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if Session.acquire_slot(path, slot, blocking=False):
-            Session.release_slot(path, slot)
+        if acquire_slot(path, slot, blocking=False):
+            release_slot(path, slot)
             return True
         time.sleep(0.01)
     return False
@@ -146,12 +150,12 @@ def wait_for_lock(path: str, slot: int, timeout: float = 10.0) -> bool:
 def test_lock_held_by_another_process_blocks_until_released(tmp_path: Path) -> None:
     options = {"mod_python.session.database_directory": str(tmp_path)}
     sid = new_session(options)
-    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), Session.sid_slot(sid)
+    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), sid_slot(sid)
     held, release = FORK.Event(), FORK.Event()
     process = start(hold, sid, options, held, release, True)
     try:
         assert held.wait(JOIN_TIMEOUT)
-        assert not Session.acquire_slot(path, slot, blocking=False)
+        assert not acquire_slot(path, slot, blocking=False)
         release.set()
         assert wait_for_lock(path, slot)
     finally:
@@ -162,7 +166,7 @@ def test_lock_held_by_another_process_blocks_until_released(tmp_path: Path) -> N
 def test_a_dying_process_releases_its_lock(tmp_path: Path) -> None:
     options = {"mod_python.session.database_directory": str(tmp_path)}
     sid = new_session(options)
-    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), Session.sid_slot(sid)
+    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), sid_slot(sid)
     held = FORK.Event()
     process = start(hold, sid, options, held, FORK.Event(), False)
     assert held.wait(JOIN_TIMEOUT)
@@ -178,7 +182,7 @@ def test_a_forked_child_does_not_inherit_thread_locks(tmp_path: Path) -> None:
     # or it would wait forever once the parent's thread has let go.
     options = {"mod_python.session.database_directory": str(tmp_path)}
     sid = new_session(options)
-    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), Session.sid_slot(sid)
+    path, slot = str(tmp_path / "mp_sess" / ".mp_sess.lock"), sid_slot(sid)
     holding, release = threading.Event(), threading.Event()
 
     def other_request() -> None:

@@ -9,7 +9,7 @@ import pickle
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import pytest
 import redis
@@ -51,6 +51,14 @@ def saved(options: Mapping[str, str], **data: object) -> str:
     return str(sess.id())
 
 
+def stored_session(store: redis.Redis, sid: str) -> dict[str, Any]:
+    """The pickled record RedisSession saved for `sid` (redis-py types a reply as any of its reply types)."""
+    raw = store.get(f"mp_sess:{sid}")
+    assert isinstance(raw, bytes), raw
+    record: dict[str, Any] = pickle.loads(raw)
+    return record
+
+
 def test_session_type_option_selects_redis(options: dict[str, str], store: redis.Redis) -> None:
     req = request(options)
     sess = Session.Session(req)
@@ -58,7 +66,7 @@ def test_session_type_option_selects_redis(options: dict[str, str], store: redis
     sess["n"] = 1
     sess.save()
     run_cleanups(req)
-    stored = pickle.loads(store.get(f"mp_sess:{sess.id()}"))  # type: ignore[arg-type]
+    stored = stored_session(store, sess.id())
     assert stored["_data"] == {"n": 1}
     # Redis expires the key with the session's timeout, so nothing has to sweep it.
     assert Session.DFT_TIMEOUT - 5 <= store.ttl(f"mp_sess:{sess.id()}") <= Session.DFT_TIMEOUT
@@ -78,7 +86,7 @@ def test_unknown_and_expired_sessions_get_a_new_sid(options: dict[str, str], sto
     assert sess.is_new() and sess.id() != "ab" * 16
     run_cleanups(req)
     sid = saved(options, n=1)
-    stored = pickle.loads(store.get(f"mp_sess:{sid}"))  # type: ignore[arg-type]
+    stored = stored_session(store, sid)
     stored["_accessed"] -= stored["_timeout"] + 1   # as if the last save was longer ago than the timeout
     store.set(f"mp_sess:{sid}", pickle.dumps(stored))
     req = request(options, f"pysid={sid}")

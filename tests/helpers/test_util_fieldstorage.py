@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tracemalloc
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import pytest
 from util_session_support import (BOUNDARY, base_params, make_request, multipart_body, multipart_type, post_request,
@@ -20,6 +20,16 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 def status_of(raised: pytest.ExceptionInfo[SERVER_RETURN]) -> int:
     return int(raised.value.args[0])
+
+
+FieldT = TypeVar("FieldT", util.Field, util.StringField)
+
+
+def one(fs: util.FieldStorage, name: str, kind: type[FieldT]) -> FieldT:
+    """fs[name], checked to be a single field of `kind`: fs[name] is typed as either kind, or a list of them."""
+    item = fs[name]
+    assert isinstance(item, kind), item
+    return item
 
 
 def pairs(fs: util.FieldStorage) -> list[tuple[object, object]]:
@@ -40,7 +50,7 @@ def test_text_fields_are_str_for_query_and_urlencoded_body() -> None:
     assert pairs(fs) == [("q", "\u2603"), ("name", "caf\u00e9"), ("n", "2"), ("n", "3")]
     for name, field in fs.items():
         assert type(name) is str and isinstance(field, str) and isinstance(field, util.StringField)
-    assert fs["name"] == "caf\u00e9" and fs["name"] + "!" == "caf\u00e9!"
+    assert fs["name"] == "caf\u00e9" and one(fs, "name", util.StringField) + "!" == "caf\u00e9!"
     assert fs.getfirst("n") == "2" and int(fs.getfirst("n")) == 2
 
 
@@ -130,13 +140,14 @@ def test_chunked_body_over_max_size_is_413_while_reading() -> None:
 def test_body_within_max_size_is_parsed() -> None:
     body = multipart_body([("f", "a.bin", None, b"z" * 3000)])
     fs = util.FieldStorage(post_request(body, multipart_type(), options={util.MAX_SIZE_OPTION: str(len(body))}))
-    assert fs["f"].value == b"z" * 3000
+    assert one(fs, "f", util.Field).value == b"z" * 3000
 
 
 def test_in_memory_limit_counts_text_fields_not_uploads() -> None:
     options = {util.MAX_MEMORY_OPTION: "1000"}
     upload = multipart_body([("f", "a.bin", None, b"u" * 5000), ("t", None, None, b"t" * 900)])
-    assert len(util.FieldStorage(post_request(upload, multipart_type(), options=options))["f"].value) == 5000
+    parsed = one(util.FieldStorage(post_request(upload, multipart_type(), options=options)), "f", util.Field).value
+    assert parsed is not None and len(parsed) == 5000
     text = multipart_body([("t1", None, None, b"t" * 600), ("t2", None, None, b"t" * 600)])
     with pytest.raises(SERVER_RETURN) as raised:
         util.FieldStorage(post_request(text, multipart_type(), options=options))
@@ -177,8 +188,8 @@ def test_multipart_text_and_file_fields() -> None:
 def test_multipart_part_types_default_and_fix_up() -> None:
     body = multipart_body([("f", "noext", "garbage", b"x"), ("g", "a.txt", None, b"y")])
     fs = util.FieldStorage(post_request(body, multipart_type()))
-    assert fs["f"].type == "application/octet-stream"
-    assert fs["g"].type == "text/plain"
+    assert one(fs, "f", util.Field).type == "application/octet-stream"
+    assert one(fs, "g", util.Field).type == "text/plain"
 
 
 def test_file_input_left_empty_is_a_text_field() -> None:
@@ -204,7 +215,7 @@ def test_callbacks_choose_where_parts_go() -> None:
     body = multipart_body([("up", "x.bin", None, b"\x00\x01\x02"), ("t", None, None, b"text")])
     fs = util.FieldStorage(post_request(body, multipart_type()), file_callback=file_callback,
                            field_callback=field_callback)
-    assert files["x.bin"].getvalue() == b"\x00\x01\x02" and fs["up"].file is files["x.bin"]
+    assert files["x.bin"].getvalue() == b"\x00\x01\x02" and one(fs, "up", util.Field).file is files["x.bin"]
     assert len(made) == 1 and made[0].getvalue() == b"text" and fs["t"] == "text"
 
 
@@ -237,11 +248,11 @@ def test_large_upload_keeps_memory_bounded() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2 * 1024 * 1024, f"peak {peak} bytes while parsing a {size}-byte upload"
-    upload = fs["f"]
-    assert upload.file is not None
+    upload = one(fs, "f", util.Field).file
+    assert upload is not None
     digest = hashlib.sha256()
-    upload.file.seek(0)
-    for piece in iter(lambda: upload.file.read(1 << 20), b""):  # type: ignore[union-attr]
+    upload.seek(0)
+    for piece in iter(lambda: upload.read(1 << 20), b""):
         digest.update(piece)
     assert digest.hexdigest() == expected
 

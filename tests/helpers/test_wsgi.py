@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import uuid
+from typing import Mapping
 
 import pytest
 from pages_harness import Result, Site, site  # noqa: F401 - the fixture
@@ -39,11 +40,13 @@ def app_module(site: Site, source: str) -> str:
 
 
 def echo(site: Site, url: str, *, options: dict[str, str] | None = None, proxypass: bool = False,
-         **kwargs: object) -> dict[str, object]:
+         method: str = "GET", headers: Mapping[str, str] = {}, directives: Mapping[str, str] = {},
+         body: bytes = b"") -> dict[str, object]:
     name = app_module(site, ECHO_APP)
     opts = {"mod_python.wsgi.application": name, **(options or {})}
-    params = (site.proxypass_params if proxypass else site.params)(url, handler=WSGI, options=opts, **kwargs)
-    result = site.run(params, kwargs.get("body", b""))  # type: ignore[arg-type]
+    params = (site.proxypass_params if proxypass else site.params)(
+        url, handler=WSGI, options=opts, method=method, headers=headers, directives=directives, body=body)
+    result = site.run(params, body)
     assert result.status == 200, result
     return dict(json.loads(result.body))
 

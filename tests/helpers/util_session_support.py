@@ -4,9 +4,10 @@ by a generator, a multipart body writer independent of the parser under test, an
 from __future__ import annotations
 
 import io
-from typing import Iterable, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from fcgi_handlers.request import Request, table
+from fcgi_handlers.request.request import BodyStream
 from fcgi_handlers.server.body import Body
 
 BOUNDARY = "----formboundary7MA4YWxkTrZu0gW"
@@ -39,11 +40,11 @@ def base_params(method: str = "GET", query: Optional[str] = None, uri: str = "/a
     return params
 
 
-def make_request(params: Optional[Mapping[str, str]] = None, body: object = b"",
+def make_request(params: Optional[Mapping[str, str]] = None, body: Union[bytes, BodyStream] = b"",
                  options: Optional[Mapping[str, str]] = None, sink: Optional[ListSink] = None) -> Request:
     """A Request as the dispatcher builds it; `body` is bytes or any stream with read()/readline()."""
     stream = io.BytesIO(body) if isinstance(body, bytes) else body
-    return Request.from_sink(dict(params if params is not None else base_params()), stream,  # type: ignore[arg-type]
+    return Request.from_sink(dict(params if params is not None else base_params()), stream,
                              sink or ListSink(), options=table(dict(options or {})))
 
 

@@ -6,7 +6,7 @@ import io
 from typing import Iterator, Optional
 
 import pytest
-from request_fixtures import REQUEST_TIME, ListSink, RequestFactory, proxypass_params, sethandler_params
+from request.request_fixtures import REQUEST_TIME, ListSink, RequestFactory, proxypass_params, sethandler_params
 
 from fcgi_handlers.request import Request, Response
 
@@ -33,6 +33,7 @@ def make_request(sink: ListSink) -> Iterator[RequestFactory]:
     def build(params: Optional[dict[str, str]] = None, body: bytes = b"", **options: object) -> Request:
         params = proxypass_params() if params is None else params
         response = Response(sink, params.get("REQUEST_METHOD") == "HEAD", request_time=REQUEST_TIME)
+        # `options` are the tests' keywords for Request (config, options, phase...), each of its own type
         return Request(params, io.BytesIO(body), response, request_time=REQUEST_TIME, **options)  # type: ignore[arg-type]
 
     yield build

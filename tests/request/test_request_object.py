@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from request_fixtures import REQUEST_TIME, SETHANDLER_BODY, ListSink, RequestFactory, split_response
+from request.request_fixtures import REQUEST_TIME, SETHANDLER_BODY, ListSink, RequestFactory, split_response
 
 from fcgi_handlers.request import Request, Response, table
 from fcgi_handlers.request.attributes import attribute_table
+from fcgi_handlers.request.finfo import mp_finfo
 from fcgi_handlers.request.constants import (APLOG_DEBUG, APLOG_ERR, APR_REG, FINFO_FILETYPE, FINFO_MODE, FINFO_SIZE,
                                              HTTP_NOT_MODIFIED, HTTP_PRECONDITION_FAILED, M_GET, M_INVALID, M_POST, OK, REMOTE_DOUBLE_REV, REMOTE_HOST,
                                              REMOTE_NOLOOKUP, REQUEST_CHUNKED_ERROR)
@@ -454,13 +455,14 @@ def test_finfo_is_the_daemons_stat_of_the_mapped_file(make_request: RequestFacto
     params = {**sethandler, "DOCUMENT_ROOT": str(root), "CONTEXT_DOCUMENT_ROOT": str(root),
               "SCRIPT_FILENAME": f"proxy:fcgi://127.0.0.1:9000{root}/sh/script.py"}
     info = make_request(params).finfo
-    assert info is not None
+    assert isinstance(info, mp_finfo)   # `finfo` is typed `object`: a handler may assign anything to it
     (root / "sh" / "script.py").chmod(0o640)
     assert (info.size, info[FINFO_SIZE], info.filetype) == (12, 12, APR_REG)
     assert info.fname == f"{root}/sh/script.py" and info.mtime == int((root / "sh" / "script.py").stat().st_mtime)
     with pytest.raises(IndexError):
         info[FINFO_FILETYPE]  # as mod_python's: its sequence stops at FINFO_NAME
-    assert make_request(params).finfo[FINFO_MODE] == 0x640   # APR's permission bits, one hex digit per octal one
+    again = make_request(params).finfo
+    assert isinstance(again, mp_finfo) and again[FINFO_MODE] == 0x640  # APR permission bits: a hex digit per octal one
     # Not set up by Apache's mapping (a <Location>), missing, or outside the document root: None.
     assert make_request().finfo is None
     missing = {**params, "SCRIPT_NAME": "/sh/gone.py", "SCRIPT_FILENAME": f"{root}/sh/gone.py"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from request_fixtures import proxypass_params, sethandler_params
+from request.request_fixtures import proxypass_params, sethandler_params
 
 from fcgi_handlers.request.params import (decode_params, header_name, parsed_uri, protocol_number, request_args,
                                           request_header_pairs, request_hostname, resolve_paths, script_file_path,

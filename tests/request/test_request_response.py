@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from request_fixtures import ListSink, split_response
+from request.request_fixtures import ListSink, split_response
 
 from fcgi_handlers.request import InvalidResponseHeader, Response
 from fcgi_handlers.request.response import WRITE_FAILED, allow_header

@@ -1,6 +1,7 @@
 """accept() hands out a socket whose descriptor is really blocking (one accept4 call, no extra ioctl on Linux)."""
 from __future__ import annotations
 
+import _socket
 import fcntl
 import os
 import socket
@@ -13,10 +14,10 @@ import pytest
 from fcgi_handlers.server.sockets import Listener, accept, bind
 
 
-def _accept_one(listener: Listener) -> socket.socket:
+def _accept_one(listener: Listener) -> _socket.socket:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        conn: Optional[socket.socket] = accept(listener)
+        conn = accept(listener)
         if conn is not None:
             return conn
         time.sleep(0.01)

@@ -46,7 +46,7 @@ def make_arbiter(tmp_path: Path) -> Iterator[ArbiterFactory]:
         options.setdefault("workers", 1)
         options.setdefault("threads", 2)
         options.setdefault("graceful_timeout", 5.0)
-        arbiter = Arbiter(Settings(**options), factory)  # type: ignore[arg-type]
+        arbiter = Arbiter(Settings(**options), factory)  # type: ignore[arg-type]  # each test's settings, any field
         arbiter.start()
         made.append(arbiter)
         return arbiter

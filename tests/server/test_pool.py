@@ -15,11 +15,10 @@ from typing import Callable, Iterator, List, Tuple
 
 import pytest
 
-from fcgi_handlers.protocol import FCGI_RESPONDER, ServerConnection
-from fcgi_handlers.protocol.client import ClientConnection, StdoutReceived
+from fcgi_handlers.protocol import FCGI_RESPONDER, ClientConnection, ServerConnection, StdoutReceived
 from fcgi_handlers.server import FastCGIRequest
 from fcgi_handlers.server.pool import RETIRING, RUNNING, STOPPING, EventPool
-from fcgi_handlers.server.transport import BUSY, SETTLING
+from fcgi_handlers.server.transport import BUSY, SETTLING, Connection
 
 Made = Tuple[EventPool, List[int]]
 
@@ -64,6 +63,11 @@ def make_pool() -> Iterator[Callable[..., Made]]:
 def hello(request: FastCGIRequest) -> int:
     request.sink.stdout(b"Status: 200 OK\r\n\r\nhi")
     return 0
+
+
+def state_of(conn: Connection) -> str:
+    """The connection's state as read now: another thread changes it between two reads."""
+    return conn.state
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -117,8 +121,13 @@ def test_kept_connection_is_served_again_and_handed_back_while_retiring(make_poo
         release.set()
         assert read_answer(apache).endswith(b"hi")
         settling: List[object] = []
-        assert wait_until(lambda: bool(settling.extend(pool.take_settling()) or settling))
-        assert settling == [conn] and conn.state is SETTLING and wakes  # after END_REQUEST, for the hand-over
+
+        def settled() -> bool:
+            settling.extend(pool.take_settling())
+            return bool(settling)
+
+        assert wait_until(settled)
+        assert settling == [conn] and state_of(conn) is SETTLING and wakes  # after END_REQUEST, for the hand-over
         assert pool.served == 4
     finally:
         release.set()

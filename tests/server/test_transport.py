@@ -22,7 +22,7 @@ from fcgi_handlers.protocol import (
     StdoutReceived,
 )
 from fcgi_handlers.server import ClientGone, FastCGIRequest
-from fcgi_handlers.server.transport import Connection, serve, stdin_outstanding
+from fcgi_handlers.server.transport import App, Connection, serve, stdin_outstanding
 
 
 class CountingSocket(socket.socket):
@@ -97,7 +97,7 @@ def _reader(seen: List[bytes]) -> Callable[[FastCGIRequest], int]:
     return app
 
 
-def run(conn: Connection, app: Any, threshold: int = 1 << 20) -> FastCGIRequest:
+def run(conn: Connection, app: App, threshold: int = 1 << 20) -> FastCGIRequest:
     for _ in range(100):
         start_events = conn.next_request()
         if start_events is not None:
