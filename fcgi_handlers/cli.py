@@ -26,6 +26,8 @@ def _serve(args: argparse.Namespace) -> int:
         graceful_timeout=cfg.graceful_timeout, max_params_size=cfg.max_params_size,
         stdin_spool_threshold=cfg.spool_threshold, max_requests=cfg.max_requests,
         log_level="debug" if cfg.debug else "info",
+        status_path=cfg.status_path or "", slowlog_timeout=cfg.slowlog_timeout, slowlog=cfg.slowlog or "",
+        request_timeout=cfg.request_timeout, access_log=cfg.access_log or "",
     )
     logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")

@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import control
+from . import control, status
+from .backlog import listen_queue
 from .settings import Settings
 from .sockets import BindError, Listener, bind
+from .status import Counters, PoolStatus, QueueRow, WorkerRow
 from .transport import App
 from .worker import Worker
 
@@ -74,6 +76,7 @@ class WorkerHandle:
     leaving: bool = False  # to be retired once a replacement is booted (max_requests, SIGTTOU)
     retired_at: Optional[float] = None  # when RETIRE or STOP was sent
     kill_reason: str = ""
+    row: Optional[WorkerRow] = None  # the worker's latest status row (it comes with every heartbeat)
 
 
 def configure_logging(level: int) -> None:
@@ -109,6 +112,10 @@ class Arbiter:
         self._wake_r, self._wake_w = socket.socketpair()
         self._saved_handlers: Dict[int, _Handler] = {}
         self._saved_wakeup_fd = -1
+        self.start_time = time.time()
+        self.recycled = 0  # workers that asked to be replaced (max_requests, request timeout)
+        self._past = Counters()  # what exited workers had counted
+        self._max_busy = 0
         self._signal_methods: Dict[int, Callable[[], None]] = {
             signal.SIGTERM: self.stop,
             signal.SIGINT: self.interrupt,
@@ -262,6 +269,8 @@ class Arbiter:
         # Read what it sent before exiting: closing the channel with a HANDOFF unread would close those connections.
         self._on_channel(handle)
         handle.channel.close()
+        if handle.row is not None:
+            self._past.add(handle.row)
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if handle.kill_reason:
             cause += f" ({handle.kill_reason})"
@@ -405,18 +414,61 @@ class Arbiter:
                 except KeyError:
                     pass  # end of stream seen before
                 return
-            kind, fds = message
+            kind, fds, payload = message
             handle.last_seen = time.monotonic()
             if kind == control.BOOTED:
                 handle.booted = True
                 self._boot_failures = 0
+            elif kind == control.HEARTBEAT:
+                if payload:
+                    self._update_row(handle, status.decode_or_none(payload))
+            elif kind == control.QUERY:
+                self._answer_query(handle, payload)
             elif kind == control.RECYCLE:
+                if not handle.leaving:
+                    self.recycled += 1
                 handle.leaving = True
             elif kind == control.HANDOFF:
                 self._held.extend(fds)
                 log.debug("worker %d handed over %d connections", handle.pid, len(fds))
-            elif kind != control.HEARTBEAT:
+            else:
                 log.warning("unknown message %r from worker %d", kind, handle.pid)
+
+    # The status page's data: gathered here, rendered by the worker that serves the page.
+
+    def _update_row(self, handle: WorkerHandle, data: Optional[Dict[str, Any]]) -> None:
+        if data is None:
+            log.warning("unreadable status row from worker %d", handle.pid)
+            return
+        try:
+            handle.row = WorkerRow.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            log.warning("unreadable status row from worker %d: %s", handle.pid, exc)
+            return
+        self._max_busy = max(self._max_busy, sum(w.row.busy for w in self.workers.values() if w.row is not None))
+
+    def _answer_query(self, handle: WorkerHandle, payload: bytes) -> None:
+        """A worker serves the status page: refresh its row from the query, answer with the whole pool."""
+        data = status.decode_or_none(payload)
+        if data is None or not isinstance(data.get("row"), dict) or not isinstance(data.get("id"), int):
+            log.warning("unreadable status query from worker %d", handle.pid)
+            return
+        self._update_row(handle, data["row"])
+        answer = status.encode({"id": data["id"], "status": self.gather().to_dict()})
+        try:
+            control.send(handle.channel, control.REPLY, payload=answer, timeout=0)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot answer the status query of worker %d: %s", handle.pid, exc)
+
+    def gather(self) -> PoolStatus:
+        """The daemon now: every worker's latest row, the exited workers' counts, the listen queues."""
+        rows = [handle.row for handle in sorted(self.workers.values(), key=lambda w: w.started)
+                if handle.row is not None]
+        queues = [QueueRow(str(listener.bound), *listen_queue(listener.sock)) for listener in self.listeners]
+        max_busy = max([self._max_busy, *(row.max_busy for row in rows)])
+        return PoolStatus(pid=os.getpid(), start_time=self.start_time, now=time.time(), recycled=self.recycled,
+                          max_busy=max_busy, workers=rows, queues=queues,
+                          past=Counters(**vars(self._past)))
 
     def _forward_held(self) -> None:
         """Give handed-over connections to booted workers of the current generation, spread evenly."""

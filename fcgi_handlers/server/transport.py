@@ -18,8 +18,10 @@ import _socket
 import collections
 import logging
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Final, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Final, List, Optional, Tuple
 
 from ..protocol import (
     FCGI_AUTHORIZER,
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 FALLBACK_RESPONSE = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nInternal Server Error\n"
 # FCGI_END_REQUEST's appStatus after an unhandled exception (Apache ignores it; a FastCGI client may not).
 FAILED_APP_STATUS = 1
+# What Apache gets for a request that ran past request_timeout before writing anything (the worker answers for it).
+TIMEOUT_RESPONSE = (b"Status: 504 Gateway Timeout\r\nContent-Type: text/plain\r\n\r\n"
+                    b"Gateway Timeout: the handler ran past the daemon's request timeout\n")
+# How long the worker's main thread waits for a request thread's write in progress before it ends the stream anyway.
+TAKEOVER_WAIT = 0.5
 
 # Who owns a connection (pool.py): armed in the epoll for its next request, a thread's, armed while draining a
 # half-closed socket, or the worker's main thread's (deciding whether to hand it over or close it while stopping).
@@ -60,7 +67,8 @@ class ClientGone(OSError):
 class Connection:
     """An accepted socket, its protocol state, and the events read but not yet consumed."""
 
-    __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun")
+    __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun", "lock",
+                 "taken")
 
     def __init__(self, sock: _socket.socket, proto: ServerConnection) -> None:
         self.sock = sock
@@ -72,6 +80,10 @@ class Connection:
         self.registered = False  # in the pool's epoll
         self.deadline = 0.0  # when lingering ends
         self._begun: Optional[RequestBegun] = None
+        # Writes are serialized with the worker's main thread, which answers for a request past request_timeout
+        # (``answer_timed_out``); after that ``taken`` is set and the request thread can no longer write.
+        self.lock = threading.Lock()
+        self.taken = False
 
     @property
     def idle(self) -> bool:
@@ -105,9 +117,14 @@ class Connection:
             self.send(out)
 
     def send(self, data: bytes) -> None:
-        """One ``sendall``; ``ClientGone`` if the peer has gone."""
+        """One ``sendall``; ``ClientGone`` if the peer has gone or the request was answered for."""
         try:
-            self.sock.sendall(data)
+            with self.lock:
+                if self.taken:
+                    raise ClientGone("the worker answered this request already (request timeout)")
+                self.sock.sendall(data)
+        except ClientGone:
+            raise
         except OSError as exc:
             self.broken = True
             raise ClientGone(exc.errno, f"connection lost while writing: {exc.strerror or exc}") from exc
@@ -152,18 +169,23 @@ class Sink:
     goes out in the same single write as END_REQUEST (mod_python's ``req.write(s, 0)``; log lines on stderr).
     """
 
-    __slots__ = ("_conn", "_request_id", "_pending", "wrote_stdout")
+    __slots__ = ("_conn", "_request_id", "_pending", "wrote_stdout", "head", "stdout_bytes")
 
     def __init__(self, conn: Connection, request_id: int) -> None:
         self._conn = conn
         self._request_id = request_id
         self._pending: List[bytes] = []
         self.wrote_stdout = False
+        self.head = b""  # the first stdout chunk: where the access log finds the status and the header block's end
+        self.stdout_bytes = 0
 
     def stdout(self, data: bytes, flush: bool = True) -> None:
         """Send ``data`` as FCGI_STDOUT (nothing for b"": an empty record would end the stream)."""
         if data:
-            self.wrote_stdout = True
+            if not self.wrote_stdout:
+                self.wrote_stdout = True
+                self.head = bytes(data[:4096])
+            self.stdout_bytes += len(data)
             self._out(self._conn.proto.send_stdout(self._request_id, data), flush)
 
     def stderr(self, data: bytes, flush: bool = True) -> None:
@@ -172,7 +194,7 @@ class Sink:
             self._out(self._conn.proto.send_stderr(self._request_id, data), flush)
 
     def _out(self, framed: bytes, flush: bool) -> None:
-        if self._conn.broken:
+        if self._conn.broken or self._conn.taken:
             raise ClientGone("connection already lost")
         if not flush:
             self._pending.append(framed)
@@ -204,10 +226,73 @@ class FastCGIRequest:
     body: Body
     sink: Sink
     after_end: List[Callable[[], None]] = field(default_factory=list, repr=False)
+    activity: Optional["Activity"] = field(default=None, repr=False)
 
     def call_after_end(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once END_REQUEST is written (logging, cleanup); its exceptions are logged, never sent."""
         self.after_end.append(fn)
+
+    def note_handler(self, phase: str, handler: str) -> None:
+        """The phase and handler now running, for the status page and the slow log."""
+        activity = self.activity
+        if activity is not None:
+            activity.phase = phase
+            activity.handler = handler
+
+
+class Activity:
+    """One request in a thread, as the worker's main thread sees it (status page, slow log, request timeout).
+
+    The request thread makes it before the app runs and drops it after; the main thread only reads it, except for
+    the flags it sets once each (``slow_logged``, ``timed_out``) and the answer it sends for a timed-out request.
+    """
+
+    __slots__ = ("conn", "params", "started", "phase", "handler", "request", "slow_logged", "timed_out", "thread")
+
+    def __init__(self, conn: Connection, params: Dict[bytes, bytes], thread: int) -> None:
+        self.conn = conn
+        self.params = params
+        self.started = time.monotonic()
+        self.phase = ""
+        self.handler = ""
+        self.request: Optional[FastCGIRequest] = None
+        self.slow_logged = False
+        self.timed_out = False
+        self.thread = thread  # threading.get_ident() of the request thread (sys._current_frames' key)
+
+    def param(self, name: bytes) -> str:
+        return self.params.get(name, b"").decode("latin-1")
+
+    def request_line(self) -> str:
+        """``GET /uri`` (REQUEST_URI keeps the query string)."""
+        return f"{self.param(b'REQUEST_METHOD') or '-'} {self.param(b'REQUEST_URI') or self.param(b'SCRIPT_NAME')}"
+
+
+def answer_timed_out(activity: Activity) -> bool:
+    """(main thread) Answer a request past request_timeout for its stuck thread: 504 if nothing was sent yet, else
+    end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. True when the
+    answer went out (False: only the shutdown)."""
+    conn, request = activity.conn, activity.request
+    answered = False
+    if request is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
+        try:
+            if not conn.taken and not conn.broken:
+                conn.taken = True
+                proto, request_id = conn.proto, request.request_id
+                data = b"" if request.sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
+                conn.sock.sendall(data + proto.end_request(request_id, FAILED_APP_STATUS))
+                answered = True
+        except (OSError, ProtocolError) as exc:
+            log.info("request %s: timeout answer not delivered: %s", activity.request_line(), exc)
+        finally:
+            conn.lock.release()
+    conn.taken = True
+    conn.broken = True
+    try:
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    return answered
 
 
 App = Callable[[FastCGIRequest], int]
@@ -274,7 +359,8 @@ class _StdinSource:
 
 
 def serve(
-    conn: Connection, begun: RequestBegun, params: ParamsReceived, app: App, spool_threshold: int
+    conn: Connection, begun: RequestBegun, params: ParamsReceived, app: App, spool_threshold: int,
+    activity: Optional[Activity] = None,
 ) -> FastCGIRequest:
     """Run one request through ``app`` and end it; afterwards ``conn.broken`` tells whether the socket is usable.
 
@@ -282,6 +368,9 @@ def serve(
     writing, Apache gets a bare 500 instead of an empty 200.
     """
     request = build_request(conn, begun, params, spool_threshold)
+    if activity is not None:
+        request.activity = activity
+        activity.request = request
     try:
         status = _app_status(app(request))
     except ClientGone as exc:

@@ -40,10 +40,13 @@ from typing import Callable, List, NoReturn, Optional, Sequence
 
 from ..protocol import FCGI_AUTHORIZER, FCGI_RESPONDER, ServerConnection
 from . import control, sockets
+from .accesslog import AccessLog
 from .pool import RETIRING, RUNNING, STOPPING, EventPool
+from .reporting import StatusReporter
 from .settings import Settings
 from .sockets import Listener
-from .transport import App, Connection
+from .transport import Activity, App, Connection, answer_timed_out
+from .watch import RequestWatch, describe, thread_stack
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,9 @@ class Worker:
         self._next_linger: Optional[float] = None
         self._roles = frozenset({FCGI_RESPONDER, FCGI_AUTHORIZER})
         self._capacity = settings.workers * settings.threads
+        self._watch = RequestWatch(settings.slowlog_timeout, settings.request_timeout, settings.slowlog)
+        self._next_check: Optional[float] = None
+        self._reporter = StatusReporter(channel, self._watch, generation, settings.threads, settings.status_path)
 
     def run(self) -> NoReturn:
         """Boot, serve until told to stop, and exit the process (never raises, never returns).
@@ -121,14 +127,18 @@ class Worker:
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._selector.register(self._channel, selectors.EVENT_READ, self._on_channel)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        self._pool = EventPool(app, self.settings.threads, self.settings.stdin_spool_threshold, self._new_protocol,
-                               self._wake, self.settings.max_requests)
+        access_log = AccessLog(self.settings.access_log) if self.settings.access_log else None
+        self._pool = EventPool(self._reporter.wrap(app), self.settings.threads, self.settings.stdin_spool_threshold,
+                               self._new_protocol, self._wake, self.settings.max_requests, access_log)
+        self._reporter.attach(self._pool)
         self._pool.start(self._listeners)
         control.send(self._channel, control.BOOTED)
         log.info("worker %d (generation %d) booted with %d threads",
                  os.getpid(), self.generation, self.settings.threads)
         reason = self._loop(self._pool)
         log.info("worker %d (generation %d) exiting: %s", os.getpid(), self.generation, reason)
+        self._beat(time.monotonic())  # the final counts, which the arbiter adds to the pool's totals
+        self._watch.close()
         return control.EXIT_OK
 
     def _new_protocol(self) -> ServerConnection:
@@ -186,6 +196,9 @@ class Worker:
             now = time.monotonic()
             if pool.watch():
                 watching_until = now + WATCH_LINGER
+            pool.sample_busy()
+            if self._watch.active:
+                self._check_requests(pool, now)
             if self._signalled is not None and self._mode != STOPPING:
                 self._begin_stop(pool, handoff=False, why=self._signalled)
             if now - self._last_beat >= HEARTBEAT_INTERVAL:
@@ -213,12 +226,14 @@ class Worker:
             until = min(until, self._next_linger)
         if pool.paused_until > now:
             until = min(until, pool.paused_until)
+        if self._next_check is not None:
+            until = min(until, self._next_check)
         return max(0.0, until - now)
 
     def _beat(self, now: float) -> None:
         self._last_beat = now
         try:
-            control.send(self._channel, control.HEARTBEAT, timeout=0)
+            control.send(self._channel, control.HEARTBEAT, timeout=0, payload=self._reporter.heartbeat())
         except BlockingIOError:
             pass  # the arbiter is behind on reading; it will see the next one
         except OSError:
@@ -228,13 +243,35 @@ class Worker:
         limit = self.settings.max_requests
         if not limit or pool.served < limit or self._recycle_sent or self._mode != RUNNING:
             return
-        self._recycle_sent = True
         log.info("worker %d served %d requests (max_requests); asking to be replaced", os.getpid(), pool.served)
+        self._ask_replacement(pool, "max_requests")
+
+    def _ask_replacement(self, pool: EventPool, why: str) -> None:
+        """Have the arbiter start a replacement, then retire this worker (handing its kept connections over)."""
+        if self._recycle_sent or self._mode != RUNNING:
+            return
+        self._recycle_sent = True
         try:
             control.send(self._channel, control.RECYCLE)
         except OSError as exc:
             log.warning("cannot ask the arbiter for a replacement (%s); stopping", exc)
-            self._begin_stop(pool, handoff=False, why="max_requests")
+            self._begin_stop(pool, handoff=False, why=why)
+
+    def _check_requests(self, pool: EventPool, now: float) -> None:
+        """The slow log and the request timeout (watch.py); a timed-out request is answered here and this worker
+        is replaced: its thread may never come back."""
+        timed_out, self._next_check = self._watch.check([a for _, a in pool.activities()], now)
+        for activity in timed_out:
+            self._time_out(pool, activity, now)
+
+    def _time_out(self, pool: EventPool, activity: Activity, now: float) -> None:
+        stack = thread_stack(activity.thread)
+        answered = answer_timed_out(activity)
+        pool.abandon(activity)
+        log.error("request timeout (%g s) in worker %d: %s; %s; the worker will be replaced\n%s",
+                  self.settings.request_timeout, os.getpid(), describe(activity, now),
+                  "answered 504" if answered else "stream ended", stack.rstrip("\n"))
+        self._ask_replacement(pool, "request timeout")
 
     # Control channel, stop and hand-off.
 
@@ -253,13 +290,15 @@ class Worker:
                 self._selector.unregister(self._channel)
                 self._begin_stop(pool, handoff=False, why="the arbiter is gone")
                 return
-            kind, fds = message
+            kind, fds, payload = message
             if kind == control.STOP:
                 self._begin_stop(pool, handoff=False, why="told to stop")
             elif kind == control.RETIRE:
                 self._begin_stop(pool, handoff=True, why="told to retire")
             elif kind == control.HANDOFF:
                 self._adopt(pool, fds)
+            elif kind == control.REPLY:
+                self._reporter.deliver(payload)
             else:
                 log.warning("unknown control message %r", kind)
                 for fd in fds:

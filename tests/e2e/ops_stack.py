@@ -1,0 +1,110 @@
+"""A private daemon and Apache for the operations tests (status page, slow log, timeouts, access log).
+
+Each test gets its own daemon, started with the flags it is about, serving `opsmod` (below) from a temporary
+directory, and its own Apache routing `/ops/<function>` to `opsmod::<function>` and the status path to the daemon's
+status page, restricted to loopback as the README shows.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from e2e.harness import ApacheServer, ManagedProcess, Response, free_port, http_request, start_daemon
+from fcgi_handlers.apacheconf import Backend
+
+STATUS_PATH = "/fh-status"
+FUNCTIONS = ("hello", "sleep", "spin", "boom")
+OPSMOD = '''"""Handlers for the operations tests."""
+import time
+from mod_python import apache
+
+
+def hello(req):
+    req.content_type = "text/plain"
+    req.write("Hello World!")
+    return apache.OK
+
+
+def sleep(req):
+    napping(float(req.args or "1"))
+    req.content_type = "text/plain"
+    req.write("slept")
+    return apache.OK
+
+
+def napping(seconds):
+    time.sleep(seconds)
+
+
+def spin(req):
+    count = 0
+    while True:  # a handler stuck in an endless loop
+        count += 1
+
+
+def boom(req):
+    raise ValueError("boom from opsmod")
+'''
+
+
+@dataclass
+class OpsStack:
+    daemon: ManagedProcess
+    apache: ApacheServer
+    logs: Path
+
+    def get(self, path: str, timeout: float = 30.0) -> Response:
+        return http_request(self.apache.port, "GET", path, timeout=timeout)
+
+    def status(self, query: str = "json&full") -> dict[str, Any]:
+        response = self.get(f"{STATUS_PATH}?{query}")
+        assert response.status == 200, response
+        data: dict[str, Any] = json.loads(response.body)
+        return data
+
+    def daemon_log(self) -> str:
+        return (self.logs / "daemon.log").read_text(errors="replace")
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
+        """The first truthy value of `predicate()`, polled for at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(step)
+
+
+def start_ops_stack(tmp_path: Path, start_apache: Callable[..., ApacheServer], extra_args: Iterable[str] = (),
+                    *, reuse: bool = True, name: str = "ops") -> OpsStack:
+    handlers, logs = tmp_path / "handlers", tmp_path / "logs"
+    handlers.mkdir()
+    logs.mkdir()
+    (handlers / "opsmod.py").write_text(OPSMOD)
+    port = free_port()
+    daemon = start_daemon(port, logs, handlers_dir=handlers,
+                          extra_args=["--status-path", STATUS_PATH, *extra_args])
+    backend = Backend(port=port)
+    blocks = [f'<Location "/ops/{fn}">\n    ProxyPass "{backend.worker_url()}"\n'
+              f'    SetEnv PythonHandler "opsmod::{fn}"\n</Location>' for fn in FUNCTIONS]
+    blocks.append(f'<Location "{STATUS_PATH}">\n    ProxyPass "{backend.worker_url()}"\n'
+                  '    Require ip 127.0.0.1\n</Location>')
+    try:
+        apache = start_apache(blocks, name=name, backend=backend, reuse=reuse)
+    except BaseException:
+        daemon.stop()
+        raise
+    return OpsStack(daemon, apache, logs)
+
+
+def in_flight(status: dict[str, Any], uri: str) -> Optional[dict[str, Any]]:
+    """The row of the request for `uri` in a `?json&full` answer, if it is running."""
+    for process in status.get("processes", ()):
+        for row in process["requests_in_flight"]:
+            if row["uri"] == uri:
+                row = dict(row, pid=process["pid"])
+                return row
+    return None

@@ -1,0 +1,107 @@
+"""The status page's data and formats without a daemon: rows through JSON, the four renderings, the control
+channel's payloads, and the listen queues the kernel reports."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from fcgi_handlers.server import control
+from fcgi_handlers.server.backlog import listen_queue
+from fcgi_handlers.server.status import Counters, PoolStatus, QueueRow, RequestRow, WorkerRow, decode, encode
+from fcgi_handlers.server.status_page import parse_query, render
+
+
+def pool_status() -> PoolStatus:
+    busy = RequestRow(method="GET", uri="/slow?<x>", remote="10.0.0.1", phase="PythonHandler", handler="m::h",
+                      duration=2.5, thread=77)
+    rows = [WorkerRow(pid=11, generation=1, started=1000.0, threads=4, accepted=5, requests=4, busy=1, max_busy=2,
+                      kept=3, slow=1, timed_out=0, rss=2048, cpu=0.5, current=[busy]),
+            WorkerRow(pid=12, generation=1, started=1001.0, threads=4, accepted=2, requests=2, busy=0, max_busy=1,
+                      kept=1, slow=0, timed_out=1, rss=4096, cpu=0.25)]
+    return PoolStatus(pid=10, start_time=990.0, now=1010.0, recycled=1, max_busy=2, workers=rows,
+                      queues=[QueueRow("127.0.0.1:9000", 3, 1024)], past=Counters(accepted=10, requests=9))
+
+
+def test_totals_add_the_exited_workers_counts() -> None:
+    summary = pool_status().summary()
+    assert summary["accepted_conns"] == 17 and summary["requests"] == 15
+    assert summary["in_flight"] == 1 and summary["idle_threads"] == 7 and summary["kept_conns"] == 4
+    assert summary["slow_requests"] == 1 and summary["timed_out_requests"] == 1
+    assert summary["uptime"] == 20.0 and summary["listen_queue"] == 3 and summary["workers_recycled"] == 1
+
+
+def test_rows_survive_the_trip_through_json() -> None:
+    status = pool_status()
+    assert PoolStatus.from_dict(decode(encode(status.to_dict()))) == status
+
+
+@pytest.mark.parametrize("query, expected", [("", ("text", False, 5)), ("json", ("json", False, 5)),
+                                             ("json&full", ("json", True, 5)), ("html&refresh=9", ("html", False, 9)),
+                                             ("openmetrics&full", ("openmetrics", True, 5)),
+                                             ("html&refresh=0", ("html", False, 5))])
+def test_query_picks_the_format(query: str, expected: tuple[str, bool, int]) -> None:
+    assert parse_query(query) == expected
+
+
+def test_json_has_processes_only_with_full() -> None:
+    _, short = render(pool_status(), "json")
+    _, full = render(pool_status(), "json&full")
+    assert "processes" not in json.loads(short)
+    processes = json.loads(full)["processes"]
+    assert [p["pid"] for p in processes] == [11, 12]
+    assert processes[0]["requests_in_flight"][0]["uri"] == "/slow?<x>"
+
+
+def test_openmetrics_counters_end_in_total_and_the_text_ends_with_eof() -> None:
+    content_type, body = render(pool_status(), "openmetrics&full")
+    text = body.decode()
+    assert content_type.startswith("application/openmetrics-text")
+    assert "fcgi_handlers_requests_total 15\n" in text and "fcgi_handlers_in_flight 1\n" in text
+    assert 'fcgi_handlers_worker_rss_bytes{pid="12",generation="1"} 4096\n' in text
+    assert text.endswith("# EOF\n")
+
+
+def test_html_escapes_what_came_from_the_request() -> None:
+    _, body = render(pool_status(), "html")
+    assert b'<td data-field="uri">/slow?&lt;x&gt;</td>' in body and b"<x>" not in body
+
+
+def test_control_messages_carry_a_payload_and_descriptors(tmp_path: Path) -> None:
+    left, right = control.channel_pair()
+    try:
+        fd = os.open(tmp_path, os.O_RDONLY)
+        control.send(left, control.HEARTBEAT, payload=b'{"a":1}')
+        control.send(left, control.HANDOFF, [fd])
+        os.close(fd)
+        assert control.receive(right) == (control.HEARTBEAT, [], b'{"a":1}')
+        kind, fds, payload = control.receive(right) or (b"", [], b"")
+        assert kind == control.HANDOFF and len(fds) == 1 and payload == b""
+        os.close(fds[0])
+        with pytest.raises(ValueError):
+            control.send(left, control.REPLY, payload=b"x" * control.MAX_MESSAGE)
+    finally:
+        left.close()
+        right.close()
+
+
+def test_listen_queue_of_tcp_and_unix_sockets(tmp_path: Path) -> None:
+    tcp = socket.create_server(("127.0.0.1", 0), backlog=17)
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp_path / "s"))
+    unix.listen(23)
+    clients = [socket.create_connection(tcp.getsockname()) for _ in range(3)]
+    for _ in range(2):
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(str(tmp_path / "s"))
+        clients.append(client)
+    try:
+        assert listen_queue(tcp) == (3, 17)
+        assert listen_queue(unix) == (2, 23)
+        assert listen_queue(clients[0]) == (None, None)  # not a listening socket
+    finally:
+        for sock in (tcp, unix, *clients):
+            sock.close()
