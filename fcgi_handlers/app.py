@@ -50,7 +50,8 @@ def make_app(config: Any) -> Any:
         if request.role == FCGI_AUTHORIZER:
             handle_authorizer(dispatcher, params, request.sink, after_end=request.call_after_end)
         else:
-            dispatcher.handle(params, request.body, request.sink, after_end=request.call_after_end)
+            dispatcher.handle(params, request.body, request.sink, after_end=request.call_after_end,
+                              note=request.note_handler)
         return 0
 
     return app

@@ -120,6 +120,7 @@ class HandlerRequest(Request):
         # The running handler as (handler text, silent, directory): req.hlist is made from it when read.
         self.fcgi_handler: Optional[tuple[str, int, Optional[str]]] = None
         self.fcgi_directives: Any = None
+        self.fcgi_note: Optional[Callable[[str, str], None]] = None  # told each handler as it starts (server status)
         self.fcgi_log: LogFunc = kwargs.get("log") or default_log
         self._redirector = redirector
         self._credentials = credentials
