@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import control, status
+from . import control, status, systemd
 from .backlog import listen_queue
 from .settings import Settings
-from .sockets import BindError, Listener, bind
+from .sockets import BindError, Listener, bind, inherit
 from .status import Counters, PoolStatus, QueueRow, WorkerRow
 from .transport import App
 from .worker import Worker
@@ -116,6 +116,8 @@ class Arbiter:
         self.recycled = 0  # workers that asked to be replaced (max_requests, request timeout)
         self._past = Counters()  # what exited workers had counted
         self._max_busy = 0
+        self._systemd = systemd.Notifier()
+        self._ready_generation: Optional[int] = None  # the generation systemd was last told READY for
         self._signal_methods: Dict[int, Callable[[], None]] = {
             signal.SIGTERM: self.stop,
             signal.SIGINT: self.interrupt,
@@ -145,10 +147,19 @@ class Arbiter:
         return 0
 
     def start(self) -> None:
-        """Bind every address and install the signal handlers (when called from the main thread)."""
+        """Bind every address (or take the sockets systemd passed) and install the signal handlers (when called
+        from the main thread)."""
         try:
-            for address in self.settings.addresses:
-                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode))
+            inherited = systemd.listen_fds()
+        except ValueError as exc:
+            raise BindError(f"socket activation: {exc}") from exc
+        try:
+            if inherited:
+                self.listeners = [inherit(fd) for fd in inherited]
+                log.info("serving on %d sockets passed by systemd (LISTEN_FDS); --bind is not used", len(inherited))
+            else:
+                for address in self.settings.addresses:
+                    self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode))
         except BaseException:
             self._close_listeners()
             raise
@@ -220,6 +231,7 @@ class Arbiter:
         log.info("stopping: %d workers finish their requests (at most %.0f s)", len(self.workers),
                  self.settings.graceful_timeout)
         self.stopping = True
+        self._systemd.stopping()
         self._stop_deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN
         self._close_listeners()
         self._close_held()
@@ -229,6 +241,8 @@ class Arbiter:
     def halt(self) -> None:
         """Immediate stop: SIGKILL every worker."""
         log.warning("halting: killing %d workers", len(self.workers))
+        if not self.stopping:
+            self._systemd.stopping()
         self.stopping = True
         self._stop_deadline = time.monotonic()
         self._close_listeners()
@@ -243,6 +257,7 @@ class Arbiter:
         self._newest_generation += 1
         self.generation = self._newest_generation
         log.info("reloading: starting generation %d (%d workers)", self.generation, self.num_workers)
+        self._systemd.reloading()
         self._next_spawn = 0.0
 
     def increment(self) -> None:
@@ -292,6 +307,7 @@ class Arbiter:
             # A reload whose new code cannot boot: keep the generation that works, retire the new one.
             log.error("reload abandoned: generation %d keeps serving", max(older))
             self.generation = max(older)
+            self._ready_generation = None  # systemd waits for READY=1 after RELOADING=1 either way
             return
         self._boot_failures += 1
         delay = min(BOOT_BACKOFF_FIRST * 2 ** (self._boot_failures - 1), BOOT_BACKOFF_MAX)
@@ -335,6 +351,9 @@ class Arbiter:
             if handle.retired_at is None and (handle.leaving or handle.generation != self.generation):
                 log.info("retiring worker %d (generation %d)", handle.pid, handle.generation)
                 self._tell(handle, control.RETIRE)
+        if self._ready_generation != self.generation:
+            self._ready_generation = self.generation
+            self._systemd.ready(f"serving: {len(current)} workers of generation {self.generation}")
 
     def _current(self) -> List[WorkerHandle]:
         return [

@@ -159,6 +159,29 @@ def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
     return Listener(address, sock, (st.st_dev, st.st_ino, st.st_ctime_ns))
 
 
+def inherit(fd: int) -> Listener:
+    """A listening socket this process was given (systemd socket activation); ``BindError`` when ``fd`` is not a
+    listening stream socket. Its unix socket path, if any, is left alone at exit: it belongs to whoever made it."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise BindError(exc.errno, f"inherited descriptor {fd} is not a socket: {exc.strerror or exc}") from exc
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        if sock.type != socket.SOCK_STREAM or not listening:
+            raise BindError(errno.EINVAL, f"inherited descriptor {fd} is not a listening stream socket")
+        sock.setblocking(False)
+        if sock.family == socket.AF_UNIX:
+            name = sock.getsockname()
+            path = name if isinstance(name, str) and name else "@abstract"
+            return Listener(Address(path=path), sock)
+        host, port = sock.getsockname()[:2]
+        return Listener(Address(host=host, port=port), sock)
+    except BaseException:
+        sock.detach()  # not ours to close: the caller reports the error and exits
+        raise
+
+
 def _clear_stale_path(path: str) -> None:
     """Unlink ``path`` if it is a socket nobody listens on; refuse if it is live or not a socket."""
     try:
