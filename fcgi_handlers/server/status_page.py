@@ -93,9 +93,10 @@ def _iso(stamp: float) -> str:
 
 
 def _text_value(name: str, value: Any) -> str:
+    """A field as people read it: times as local ISO 8601 (JSON and OpenMetrics keep seconds since the epoch)."""
     if value is None:
         return "-"
-    if name == "start_time":
+    if name in ("start_time", "started"):
         return _iso(value)
     return str(value)
 
@@ -109,8 +110,8 @@ def as_text(status: PoolStatus, full: bool) -> str:
     if full:
         for row in status.workers:
             lines.append("")
-            lines.extend(f"{name.replace('_', ' ') + ':':<22}{value}" for name, value in _worker_dict(row).items()
-                         if name != "requests_in_flight")
+            lines.extend(f"{name.replace('_', ' ') + ':':<22}{_text_value(name, value)}"
+                         for name, value in _worker_dict(row).items() if name != "requests_in_flight")
             for request in row.current:
                 lines.append(f"  request: {request.method} {request.uri} phase={request.phase or '-'} "
                              f"handler={request.handler or '-'} duration={request.duration:.3f}s "
@@ -165,7 +166,7 @@ def as_html(status: PoolStatus, refresh: int) -> str:
         for name, value in summary.items())
     worker_head = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in WORKER_FIELDS)
     worker_rows = "".join(
-        '<tr class="worker">' + "".join(_cell(name, round(value, 3) if name == "cpu" else value)
+        '<tr class="worker">' + "".join(_cell(name, _text_value(name, value))
                                         for name, value in _worker_dict(row).items()
                                         if name != "requests_in_flight") + "</tr>"
         for row in status.workers)
