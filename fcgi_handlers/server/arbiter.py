@@ -481,8 +481,8 @@ class Arbiter:
 
     def gather(self) -> PoolStatus:
         """The daemon now: every worker's latest row, the exited workers' counts, the listen queues."""
-        rows = [handle.row for handle in sorted(self.workers.values(), key=lambda w: w.started)
-                if handle.row is not None]
+        rows = [handle.row or WorkerRow.unreported(handle.pid, handle.generation, self.settings.threads)
+                for handle in sorted(self.workers.values(), key=lambda w: w.started)]
         queues = [QueueRow(str(listener.bound), *listen_queue(listener.sock)) for listener in self.listeners]
         max_busy = max([self._max_busy, *(row.max_busy for row in rows)])
         return PoolStatus(pid=os.getpid(), start_time=self.start_time, now=time.time(), recycled=self.recycled,

@@ -58,6 +58,12 @@ class WorkerRow:
         return self.threads - self.busy
 
     @classmethod
+    def unreported(cls, pid: int, generation: int, threads: int) -> "WorkerRow":
+        """A worker that has not sent its first row yet (booting): known to exist, nothing counted."""
+        return cls(pid=pid, generation=generation, started=0.0, threads=threads, accepted=0, requests=0, busy=0,
+                   max_busy=0, kept=0, slow=0, timed_out=0, rss=0, cpu=0.0)
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "WorkerRow":
         values = dict(data)
         values["current"] = [RequestRow(**row) for row in data.get("current", ())]

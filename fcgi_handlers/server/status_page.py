@@ -97,7 +97,7 @@ def _text_value(name: str, value: Any) -> str:
     if value is None:
         return "-"
     if name in ("start_time", "started"):
-        return _iso(value)
+        return _iso(value) if value else "-"
     return str(value)
 
 
