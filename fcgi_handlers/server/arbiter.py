@@ -1,9 +1,10 @@
 """Arbiter: binds the listening sockets once, forks the workers, and keeps their number right; it knows no FastCGI.
 
 Signal handlers only append to ``signal_queue`` (and wake the loop through ``signal.set_wakeup_fd``); the loop then
-runs one method per signal, reaps exited workers, reads their control channels (boot notices, heartbeats, handed-over
-connections), kills the wedged ones and tops the pool up. Each step is a public method, so tests drive the arbiter by
-appending to the queue and calling ``tick()``.
+runs one method per signal, reaps exited workers, reads their control channels (boot notices, heartbeats with status
+rows, status queries, handed-over connections), kills the wedged ones and tops the pool up. Under systemd it reports
+READY, RELOADING and STOPPING (systemd.py). Each step is a public method, so tests drive the arbiter by appending to
+the queue and calling ``tick()``.
 
 | signal            | method                      | effect                                                    |
 |-------------------|-----------------------------|-----------------------------------------------------------|
@@ -33,13 +34,12 @@ import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from . import control, status, systemd
-from .backlog import listen_queue
+from . import control, systemd
+from .scoreboard import Scoreboard
 from .settings import Settings
-from .sockets import BindError, Listener, bind, inherit
-from .status import Counters, PoolStatus, QueueRow, WorkerRow
+from .sockets import BindError, Listener, open_listeners
 from .transport import App
 from .worker import Worker
 
@@ -76,7 +76,6 @@ class WorkerHandle:
     leaving: bool = False  # to be retired once a replacement is booted (max_requests, SIGTTOU)
     retired_at: Optional[float] = None  # when RETIRE or STOP was sent
     kill_reason: str = ""
-    row: Optional[WorkerRow] = None  # the worker's latest status row (it comes with every heartbeat)
 
 
 def configure_logging(level: int) -> None:
@@ -112,10 +111,7 @@ class Arbiter:
         self._wake_r, self._wake_w = socket.socketpair()
         self._saved_handlers: Dict[int, _Handler] = {}
         self._saved_wakeup_fd = -1
-        self.start_time = time.time()
-        self.recycled = 0  # workers that asked to be replaced (max_requests, request timeout)
-        self._past = Counters()  # what exited workers had counted
-        self._max_busy = 0
+        self.scoreboard = Scoreboard(settings.threads)
         self._systemd = systemd.Notifier()
         self._ready_generation: Optional[int] = None  # the generation systemd was last told READY for
         self._signal_methods: Dict[int, Callable[[], None]] = {
@@ -147,22 +143,8 @@ class Arbiter:
         return 0
 
     def start(self) -> None:
-        """Bind every address (or take the sockets systemd passed) and install the signal handlers (when called
-        from the main thread)."""
-        try:
-            inherited = systemd.listen_fds()
-        except ValueError as exc:
-            raise BindError(f"socket activation: {exc}") from exc
-        try:
-            if inherited:
-                self.listeners = [inherit(fd) for fd in inherited]
-                log.info("serving on %d sockets passed by systemd (LISTEN_FDS); --bind is not used", len(inherited))
-            else:
-                for address in self.settings.addresses:
-                    self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode))
-        except BaseException:
-            self._close_listeners()
-            raise
+        """Open the listening sockets (or take systemd's) and install the signal handlers (from the main thread)."""
+        self.listeners = open_listeners(self.settings.addresses, self.settings.backlog, self.settings.socket_mode)
         for listener in self.listeners:
             log.info("listening at %s", listener.bound)
         self._wake_r.setblocking(False)
@@ -241,8 +223,7 @@ class Arbiter:
     def halt(self) -> None:
         """Immediate stop: SIGKILL every worker."""
         log.warning("halting: killing %d workers", len(self.workers))
-        if not self.stopping:
-            self._systemd.stopping()
+        self._systemd.stopping()
         self.stopping = True
         self._stop_deadline = time.monotonic()
         self._close_listeners()
@@ -284,8 +265,7 @@ class Arbiter:
         # Read what it sent before exiting: closing the channel with a HANDOFF unread would close those connections.
         self._on_channel(handle)
         handle.channel.close()
-        if handle.row is not None:
-            self._past.add(handle.row)
+        self.scoreboard.exited(handle.pid)
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if handle.kill_reason:
             cause += f" ({handle.kill_reason})"
@@ -439,13 +419,12 @@ class Arbiter:
                 handle.booted = True
                 self._boot_failures = 0
             elif kind == control.HEARTBEAT:
-                if payload:
-                    self._update_row(handle, status.decode_or_none(payload))
+                self.scoreboard.update(handle.pid, payload)
             elif kind == control.QUERY:
                 self._answer_query(handle, payload)
             elif kind == control.RECYCLE:
                 if not handle.leaving:
-                    self.recycled += 1
+                    self.scoreboard.recycled += 1
                 handle.leaving = True
             elif kind == control.HANDOFF:
                 self._held.extend(fds)
@@ -453,41 +432,18 @@ class Arbiter:
             else:
                 log.warning("unknown message %r from worker %d", kind, handle.pid)
 
-    # The status page's data: gathered here, rendered by the worker that serves the page.
-
-    def _update_row(self, handle: WorkerHandle, data: Optional[Dict[str, Any]]) -> None:
-        if data is None:
-            log.warning("unreadable status row from worker %d", handle.pid)
-            return
-        try:
-            handle.row = WorkerRow.from_dict(data)
-        except (TypeError, ValueError) as exc:
-            log.warning("unreadable status row from worker %d: %s", handle.pid, exc)
-            return
-        self._max_busy = max(self._max_busy, sum(w.row.busy for w in self.workers.values() if w.row is not None))
-
     def _answer_query(self, handle: WorkerHandle, payload: bytes) -> None:
-        """A worker serves the status page: refresh its row from the query, answer with the whole pool."""
-        data = status.decode_or_none(payload)
-        if data is None or not isinstance(data.get("row"), dict) or not isinstance(data.get("id"), int):
-            log.warning("unreadable status query from worker %d", handle.pid)
-            return
-        self._update_row(handle, data["row"])
-        answer = status.encode({"id": data["id"], "status": self.gather().to_dict()})
+        """A worker serves the status page: answer with the whole daemon (scoreboard.py)."""
+        answer = self.scoreboard.answer(handle.pid, payload, self.processes(), self.listeners)
         try:
-            control.send(handle.channel, control.REPLY, payload=answer, timeout=0)
+            if answer is not None:
+                control.send(handle.channel, control.REPLY, payload=answer, timeout=0)
         except (OSError, ValueError) as exc:
             log.warning("cannot answer the status query of worker %d: %s", handle.pid, exc)
 
-    def gather(self) -> PoolStatus:
-        """The daemon now: every worker's latest row, the exited workers' counts, the listen queues."""
-        rows = [handle.row or WorkerRow.unreported(handle.pid, handle.generation, self.settings.threads)
-                for handle in sorted(self.workers.values(), key=lambda w: w.started)]
-        queues = [QueueRow(str(listener.bound), *listen_queue(listener.sock)) for listener in self.listeners]
-        max_busy = max([self._max_busy, *(row.max_busy for row in rows)])
-        return PoolStatus(pid=os.getpid(), start_time=self.start_time, now=time.time(), recycled=self.recycled,
-                          max_busy=max_busy, workers=rows, queues=queues,
-                          past=Counters(**vars(self._past)))
+    def processes(self) -> List[Tuple[int, int]]:
+        """(pid, generation) of every worker, oldest first."""
+        return [(w.pid, w.generation) for w in sorted(self.workers.values(), key=lambda w: w.started)]
 
     def _forward_held(self) -> None:
         """Give handed-over connections to booted workers of the current generation, spread evenly."""

@@ -107,7 +107,7 @@ class EventPool:
         self._finished = finished
         self._lanes: List[_Lane] = []
         self.accepted = 0  # changed only under the lock
-        self.max_busy = 0  # sampled by the main thread (sample_busy), as php-fpm samples its scoreboard
+        self.max_busy = 0  # sampled by the main thread (activities), as php-fpm samples its scoreboard
         self._abandoned: Dict[int, Connection] = {}  # held by a thread past request_timeout: not waited for
         self._epoll = select.epoll()
         self._lock = threading.Lock()
@@ -214,20 +214,10 @@ class EventPool:
                 self._abandoned[activity.conn.fd] = activity.conn
 
     def activities(self) -> List[Tuple[_Lane, Activity]]:
-        """(main) Each thread in a request, with that request."""
-        found = []
-        for lane in self._lanes:
-            activity = lane.activity
-            if activity is not None:
-                found.append((lane, activity))
+        """(main) Each thread in a request, with that request; raises ``max_busy`` to their number if higher."""
+        found = [(lane, activity) for lane in self._lanes for activity in (lane.activity,) if activity is not None]
+        self.max_busy = max(self.max_busy, len(found))
         return found
-
-    def sample_busy(self) -> int:
-        """(main) Threads in a request now; also raises ``max_busy``."""
-        busy = sum(1 for lane in self._lanes if lane.activity is not None)
-        if busy > self.max_busy:
-            self.max_busy = busy
-        return busy
 
     def kept(self) -> int:
         """(main) Idle connections parked in the epoll, waiting for their next request."""

@@ -68,13 +68,14 @@ class StatusReporter:
         pool = self._pool
         assert pool is not None
         now = time.monotonic()
+        running = pool.activities()
         current = [RequestRow(method=a.param(b"REQUEST_METHOD"), uri=status.cut(a.param(b"REQUEST_URI")),
                               remote=a.param(b"REMOTE_ADDR"), phase=a.phase, handler=a.handler,
                               duration=round(now - a.started, 3), thread=lane.tid)
-                   for lane, a in pool.activities()[: status.MAX_REQUEST_ROWS]]
+                   for lane, a in running[: status.MAX_REQUEST_ROWS]]
         usage = resource.getrusage(resource.RUSAGE_SELF)  # microseconds, where os.times() counts clock ticks
         return WorkerRow(pid=os.getpid(), generation=self._generation, started=self._started, threads=self._threads,
-                         accepted=pool.accepted, requests=pool.served, busy=pool.sample_busy(),
+                         accepted=pool.accepted, requests=pool.served, busy=len(running),
                          max_busy=pool.max_busy, kept=pool.kept(), slow=self._watch.slow,
                          timed_out=self._watch.timed_out, rss=rss_bytes(), cpu=usage.ru_utime + usage.ru_stime,
                          current=current)

@@ -18,7 +18,9 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
+
+from . import systemd
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,29 @@ class Listener:
             return
         if (st.st_dev, st.st_ino, st.st_ctime_ns) == self._identity:
             os.unlink(self.address.path)
+
+
+def open_listeners(addresses: Sequence[str], backlog: int, socket_mode: int) -> List[Listener]:
+    """The sockets systemd passed (socket activation), else every address bound; ``BindError`` on failure, with
+    whatever was opened closed again."""
+    try:
+        inherited = systemd.listen_fds()
+    except ValueError as exc:
+        raise BindError(f"socket activation: {exc}") from exc
+    listeners: List[Listener] = []
+    try:
+        if inherited:
+            listeners = [inherit(fd) for fd in inherited]
+            log.info("serving on %d sockets passed by systemd (LISTEN_FDS); --bind is not used", len(inherited))
+        else:
+            for address in addresses:
+                listeners.append(bind(address, backlog, socket_mode))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+            listener.remove_path()
+        raise
+    return listeners
 
 
 def bind(text: str, backlog: int, socket_mode: int) -> Listener:

@@ -196,9 +196,10 @@ class Worker:
             now = time.monotonic()
             if pool.watch():
                 watching_until = now + WATCH_LINGER
-            pool.sample_busy()
             if self._watch.active:
                 self._check_requests(pool, now)
+            else:
+                pool.activities()  # samples max_busy
             if self._signalled is not None and self._mode != STOPPING:
                 self._begin_stop(pool, handoff=False, why=self._signalled)
             if now - self._last_beat >= HEARTBEAT_INTERVAL:

@@ -179,8 +179,8 @@ def test_gather_keeps_the_counts_of_a_recycled_worker(make_arbiter: ArbiterFacto
     for _ in range(3):
         assert body_of(fcgi_request(_address(arbiter), {"SCRIPT_NAME": "/hello"})) == b"Hello World"
     tick_until(arbiter, lambda: first not in arbiter.workers and len(booted(arbiter)) == 1)
-    tick_until(arbiter, lambda: all(w.row is not None for w in arbiter.workers.values()))
-    status = arbiter.gather()
+    tick_until(arbiter, lambda: set(arbiter.scoreboard.rows) == set(arbiter.workers))
+    status = arbiter.scoreboard.gather(arbiter.processes(), arbiter.listeners)
     assert status.recycled == 1 and status.past.requests == 3 and status.requests == 3
     assert [row.pid for row in status.workers] == booted(arbiter) and status.workers[0].requests == 0
     assert status.pid == os.getpid() and status.queues[0].limit == 1024 and status.queues[0].queued == 0
