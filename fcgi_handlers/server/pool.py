@@ -413,7 +413,7 @@ class EventPool:
             return False
         finally:
             lane.activity = None
-        if self._finished is not None:
+        if self._finished is not None and not activity.timed_out:  # the worker logged that one when it answered
             try:
                 self._finished(activity, request)
             except Exception:

@@ -268,20 +268,22 @@ class Activity:
         return f"{self.param(b'REQUEST_METHOD') or '-'} {self.param(b'REQUEST_URI') or self.param(b'SCRIPT_NAME')}"
 
 
-def answer_timed_out(activity: Activity) -> bool:
+def answer_timed_out(activity: Activity) -> str:
     """(main thread) Answer a request past request_timeout for its stuck thread: 504 if nothing was sent yet, else
-    end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. True when the
-    answer went out (False: only the shutdown)."""
+    end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. Returns what was
+    done, for the log."""
     conn, request = activity.conn, activity.request
-    answered = False
+    done = "connection shut down"
     if request is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
         try:
             if not conn.taken and not conn.broken:
                 conn.taken = True
-                proto, request_id = conn.proto, request.request_id
-                data = b"" if request.sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
+                proto, request_id, sink = conn.proto, request.request_id, request.sink
+                data = b"" if sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
                 conn.sock.sendall(data + proto.end_request(request_id, FAILED_APP_STATUS))
-                answered = True
+                done = "stream ended after the handler's output" if sink.wrote_stdout else "answered 504"
+                if not sink.wrote_stdout:  # what the access log reports
+                    sink.wrote_stdout, sink.head, sink.stdout_bytes = True, TIMEOUT_RESPONSE, len(TIMEOUT_RESPONSE)
         except (OSError, ProtocolError) as exc:
             log.info("request %s: timeout answer not delivered: %s", activity.request_line(), exc)
         finally:
@@ -292,7 +294,7 @@ def answer_timed_out(activity: Activity) -> bool:
         conn.sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-    return answered
+    return done
 
 
 App = Callable[[FastCGIRequest], int]

@@ -92,6 +92,7 @@ class Worker:
         self._watch = RequestWatch(settings.slowlog_timeout, settings.request_timeout, settings.slowlog)
         self._next_check: Optional[float] = None
         self._reporter = StatusReporter(channel, self._watch, generation, settings.threads, settings.status_path)
+        self._access_log: Optional[AccessLog] = None
 
     def run(self) -> NoReturn:
         """Boot, serve until told to stop, and exit the process (never raises, never returns).
@@ -127,9 +128,9 @@ class Worker:
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._selector.register(self._channel, selectors.EVENT_READ, self._on_channel)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        access_log = AccessLog(self.settings.access_log) if self.settings.access_log else None
+        self._access_log = AccessLog(self.settings.access_log) if self.settings.access_log else None
         self._pool = EventPool(self._reporter.wrap(app), self.settings.threads, self.settings.stdin_spool_threshold,
-                               self._new_protocol, self._wake, self.settings.max_requests, access_log)
+                               self._new_protocol, self._wake, self.settings.max_requests, self._access_log)
         self._reporter.attach(self._pool)
         self._pool.start(self._listeners)
         control.send(self._channel, control.BOOTED)
@@ -267,11 +268,13 @@ class Worker:
 
     def _time_out(self, pool: EventPool, activity: Activity, now: float) -> None:
         stack = thread_stack(activity.thread)
-        answered = answer_timed_out(activity)
+        done = answer_timed_out(activity)
         pool.abandon(activity)
         log.error("request timeout (%g s) in worker %d: %s; %s; the worker will be replaced\n%s",
                   self.settings.request_timeout, os.getpid(), describe(activity, now),
-                  "answered 504" if answered else "stream ended", stack.rstrip("\n"))
+                  done, stack.rstrip("\n"))
+        if self._access_log is not None and activity.request is not None:
+            self._access_log(activity, activity.request)  # its thread may never return to log it
         self._ask_replacement(pool, "request timeout")
 
     # Control channel, stop and hand-off.

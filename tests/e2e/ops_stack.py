@@ -16,7 +16,7 @@ from e2e.harness import ApacheServer, ManagedProcess, Response, free_port, http_
 from fcgi_handlers.apacheconf import Backend
 
 STATUS_PATH = "/fh-status"
-FUNCTIONS = ("hello", "sleep", "spin", "boom")
+FUNCTIONS = ("hello", "sleep", "spin", "partial", "boom")
 OPSMOD = '''"""Handlers for the operations tests."""
 import time
 from mod_python import apache
@@ -43,6 +43,12 @@ def spin(req):
     count = 0
     while True:  # a handler stuck in an endless loop
         count += 1
+
+
+def partial(req):
+    req.content_type = "text/plain"
+    req.write("partial output\\n")  # flushed: the status line has gone out
+    spin(req)
 
 
 def boom(req):

@@ -31,8 +31,9 @@ def test_endless_loop_gets_504_and_its_worker_is_replaced_under_load(
         tmp_path: Path, start_apache: Callable[..., ApacheServer]) -> None:
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed (scripts/install-system-deps.sh installs it)")
+    access = tmp_path / "access.log"
     stack = start_ops_stack(tmp_path, start_apache, ["--workers", "2", "--threads", "4", "--request-timeout", "1.5",
-                                                     "--graceful-timeout", "8"])
+                                                     "--graceful-timeout", "8", "--access-log", str(access)])
     try:
         both = stack.wait_for(lambda: len(stack.status()["processes"]) == 2 and stack.status(), timeout=10)
         before = {p["pid"] for p in both["processes"]}
@@ -70,3 +71,21 @@ def test_endless_loop_gets_504_and_its_worker_is_replaced_under_load(
                      r"handler=opsmod::spin .*answered 504; the worker will be replaced\n", log), log[-3000:]
     assert re.search(r'opsmod\.py", line \d+, in spin\n', log)
     assert re.search(r"worker \d+ \(generation 0\) exiting: retiring done", log), log[-3000:]
+    spin_lines = [line for line in access.read_text().splitlines() if '"GET /ops/spin ' in line]
+    assert len(spin_lines) == 1 and '" 504 ' in spin_lines[0], spin_lines
+
+
+def test_timeout_after_output_ends_the_stream(tmp_path: Path, start_apache: Callable[..., ApacheServer]) -> None:
+    stack = start_ops_stack(tmp_path, start_apache, ["--workers", "1", "--threads", "2", "--request-timeout", "1",
+                                                     "--graceful-timeout", "3"])
+    try:
+        response = stack.get("/ops/partial", timeout=30)
+        after = stack.get("/ops/hello")
+        replaced = stack.wait_for(lambda: stack.status()["workers_recycled"] == 1, timeout=15)
+    finally:
+        stack.daemon.stop()
+    # The status line went out with the first write: the client gets what was sent, and the end of the stream.
+    assert response.status == 200 and response.body == b"partial output\n"
+    assert after.status == 200 and after.body == b"Hello World!"
+    assert replaced
+    assert "stream ended after the handler's output; the worker will be replaced" in stack.daemon_log()
