@@ -13,8 +13,11 @@ thread of their worker is busy. (A new connection wakes one thread in each worke
 handful of workers that costs less than the alternatives, SO_REUSEPORT per worker or the arbiter passing accepted
 sockets, which would also complicate the hand-over.)
 
-The main thread owns signals, the control channel to the arbiter, heartbeats, the end of accept pauses and of
-lingering closes, stopping, and the watchdog that lets another thread lead while a request runs long. Stopping
+The main thread owns signals, the control channel to the arbiter, heartbeats (each carries the worker's status row,
+reporting.py), the end of accept pauses and of lingering closes, stopping, the watchdog that lets another thread lead
+while a request runs long, and the request watch (watch.py): slow-log entries, and for a request past
+``request_timeout`` a 504 sent for it and a RECYCLE to the arbiter, which starts a replacement before this worker
+retires (as after ``max_requests``), so no request waits for a boot. Stopping
 (SIGTERM or STOP from the arbiter): stop accepting, finish the requests in flight and close their connections right
 after END_REQUEST, close idle connections (serving one whose next request has already arrived), exit 0, all bounded
 by ``graceful_timeout``. Unlike flup, a pool that keeps sending cannot hold the worker open. Retiring (RETIRE, on a
