@@ -163,6 +163,25 @@ def _seconds_or_off(value: Any) -> float:
     return number
 
 
+def _append_file(value: Any) -> Optional[str]:
+    """A log file the daemon can append to (created if missing), so a typo fails at start, not in every worker."""
+    text = _optional_str(value)
+    if text is None or text == "-":
+        return text
+    path = os.path.abspath(os.path.expanduser(text))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+    except OSError as exc:
+        raise ValueError(f"cannot append to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _slowlog_file(value: Any) -> Optional[str]:
+    if _optional_str(value) == "-":
+        raise ValueError("expected a file (without --slowlog, entries go to the daemon's log)")
+    return _append_file(value)
+
+
 # Operations: status page, slow log, request timeout, access log (README "Operations").
 SETTINGS += (
     Setting("status_path", "--status-path", _url_path, None,
@@ -170,11 +189,11 @@ SETTINGS += (
             "PATH"),
     Setting("slowlog_timeout", "--slowlog-timeout", _seconds_or_off, 0.0,
             "log the Python stack of a request still running after this many seconds (0: off)", "SECS"),
-    Setting("slowlog", "--slowlog", _optional_str, None,
+    Setting("slowlog", "--slowlog", _slowlog_file, None,
             "file the slow-log entries are appended to (default: the daemon's log)", "FILE"),
     Setting("request_timeout", "--request-timeout", _seconds_or_off, 0.0,
             "answer 504 for a request running this long and replace its worker (0: never)", "SECS"),
-    Setting("access_log", "--access-log", _optional_str, None,
+    Setting("access_log", "--access-log", _append_file, None,
             "one line per request (combined format, duration, pid) to FILE, or - for stdout; off by default",
             "FILE"),
 )

@@ -46,10 +46,8 @@ class RequestWatch:
         self.request_timeout = request_timeout
         self.slow = 0
         self.timed_out = 0
+        self._path = slowlog_path
         self._fd: Optional[int] = None
-        if slowlog_timeout and slowlog_path:
-            # O_APPEND: every worker writes whole entries with one write(2), so entries never interleave.
-            self._fd = os.open(slowlog_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
     @property
     def active(self) -> bool:
@@ -81,11 +79,14 @@ class RequestWatch:
         """One slow-log entry: a header line, then the thread's stack."""
         header = f"slow request (slowlog_timeout {self.slowlog_timeout:g} s) in worker {os.getpid()}: "
         entry = header + describe(activity, now) + "\n" + thread_stack(activity.thread)
-        if self._fd is None:
+        if not self._path:
             log.warning("%s", entry.rstrip("\n"))
             return
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         try:
+            if self._fd is None:
+                # O_APPEND: every worker writes whole entries with one write(2), so entries never interleave.
+                self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
             os.write(self._fd, f"[{stamp}] {entry}\n".encode("utf-8", "replace"))
         except OSError as exc:
             log.warning("cannot write the slow log (%s): %s", exc, entry.rstrip("\n"))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fcgi_handlers.cli import main
 from fcgi_handlers.server import control
 from fcgi_handlers.server.backlog import listen_queue
 from fcgi_handlers.server.status import Counters, PoolStatus, QueueRow, RequestRow, WorkerRow, decode, encode
@@ -105,3 +106,18 @@ def test_listen_queue_of_tcp_and_unix_sockets(tmp_path: Path) -> None:
     finally:
         for sock in (tcp, unix, *clients):
             sock.close()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--status-path", "fh-status", "expected a URL path starting with /"),
+    ("--slowlog-timeout", "-1", "must be 0 (off) or more"),
+    ("--request-timeout", "soon", "could not convert string to float"),
+    ("--slowlog", "/nonexistent-dir/slow.log", "cannot append to /nonexistent-dir/slow.log"),
+    ("--slowlog", "-", "expected a file"),
+    ("--access-log", "/nonexistent-dir/access.log", "cannot append to /nonexistent-dir/access.log"),
+])
+def test_operations_flags_fail_at_start_with_one_line(flag: str, value: str, message: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fcgi-handlers: command line: ") and message in err
