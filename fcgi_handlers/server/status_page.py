@@ -24,10 +24,10 @@ CONTENT_TYPES = {
     "openmetrics": "application/openmetrics-text; version=1.0.0; charset=utf-8",
     "html": "text/html; charset=utf-8",
 }
-# Metric name, type and help per summary field (OpenMetrics: a counter's samples end in _total).
+# Summary field, type and help per metric (OpenMetrics: a counter's samples end in _total; units end the name).
 METRICS: Tuple[Tuple[str, str, str], ...] = (
-    ("start_time", "gauge", "when the daemon started, seconds since the epoch"),
-    ("uptime", "gauge", "seconds since the daemon started"),
+    ("start_time_seconds", "gauge", "when the daemon started, seconds since the epoch"),
+    ("uptime_seconds", "gauge", "seconds since the daemon started"),
     ("accepted_conns", "counter", "connections accepted from the web server"),
     ("requests", "counter", "requests served"),
     ("in_flight", "gauge", "requests running now"),
@@ -127,7 +127,7 @@ def openmetrics(status: PoolStatus, full: bool) -> str:
     summary = status.summary()
     lines: List[str] = []
     for name, kind, help_text in METRICS:
-        value = summary[name]
+        value = summary[name.replace("_seconds", "")]
         if value is None:
             continue
         metric = f"fcgi_handlers_{name}"

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from fcgi_handlers.cli import main
 from fcgi_handlers.server import control
@@ -57,13 +58,15 @@ def test_json_has_processes_only_with_full() -> None:
     assert processes[0]["requests_in_flight"][0]["uri"] == "/slow?<x>"
 
 
-def test_openmetrics_counters_end_in_total_and_the_text_ends_with_eof() -> None:
+def test_openmetrics_parses_with_the_reference_parser() -> None:
     content_type, body = render(pool_status(), "openmetrics&full")
-    text = body.decode()
     assert content_type.startswith("application/openmetrics-text")
-    assert "fcgi_handlers_requests_total 15\n" in text and "fcgi_handlers_in_flight 1\n" in text
-    assert 'fcgi_handlers_worker_rss_bytes{pid="12",generation="1"} 4096\n' in text
-    assert text.endswith("# EOF\n")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert families["fcgi_handlers_requests"].type == "counter"
+    assert samples[("fcgi_handlers_requests_total", ())] == 15 and samples[("fcgi_handlers_in_flight", ())] == 1
+    assert samples[("fcgi_handlers_uptime_seconds", ())] == 20
+    assert samples[("fcgi_handlers_worker_rss_bytes", (("generation", "1"), ("pid", "12")))] == 4096
 
 
 def test_html_escapes_what_came_from_the_request() -> None:
