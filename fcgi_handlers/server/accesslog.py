@@ -16,7 +16,8 @@ import re
 import time
 from typing import Dict
 
-from .transport import Activity, FastCGIRequest
+from .activity import Activity
+from .transport import FastCGIRequest
 
 _STATUS = re.compile(rb"(?im)^Status:[ \t]*(\d{3})")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -36,8 +36,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..protocol import ParamsReceived, RequestBegun, ServerConnection
 from . import sockets
 from .sockets import Listener
-from .transport import (BUSY, IDLE, LINGER, SETTLING, Activity, App, Connection, FastCGIRequest, serve,
-                        stdin_outstanding)
+from .activity import Activity
+from .transport import BUSY, IDLE, LINGER, SETTLING, App, Connection, FastCGIRequest, serve, stdin_outstanding
 
 log = logging.getLogger(__name__)
 

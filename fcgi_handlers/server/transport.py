@@ -19,9 +19,8 @@ import collections
 import logging
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, Final, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, Final, List, Optional, Tuple
 
 from ..protocol import (
     FCGI_AUTHORIZER,
@@ -36,6 +35,9 @@ from ..protocol import (
 )
 from .body import Body
 
+if TYPE_CHECKING:
+    from .activity import Activity
+
 log = logging.getLogger(__name__)
 
 # What Apache gets when the app raised before writing anything: without a header block it would answer 200 with an
@@ -43,11 +45,6 @@ log = logging.getLogger(__name__)
 FALLBACK_RESPONSE = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nInternal Server Error\n"
 # FCGI_END_REQUEST's appStatus after an unhandled exception (Apache ignores it; a FastCGI client may not).
 FAILED_APP_STATUS = 1
-# What Apache gets for a request that ran past request_timeout before writing anything (the worker answers for it).
-TIMEOUT_RESPONSE = (b"Status: 504 Gateway Timeout\r\nContent-Type: text/plain\r\n\r\n"
-                    b"Gateway Timeout: the handler ran past the daemon's request timeout\n")
-# How long the worker's main thread waits for a request thread's write in progress before it ends the stream anyway.
-TAKEOVER_WAIT = 0.5
 
 # Who owns a connection (pool.py): armed in the epoll for its next request, a thread's, armed while draining a
 # half-closed socket, or the worker's main thread's (deciding whether to hand it over or close it while stopping).
@@ -81,7 +78,7 @@ class Connection:
         self.deadline = 0.0  # when lingering ends
         self._begun: Optional[RequestBegun] = None
         # Writes are serialized with the worker's main thread, which answers for a request past request_timeout
-        # (``answer_timed_out``); after that ``taken`` is set and the request thread can no longer write.
+        # (``activity.answer_timed_out``); after that ``taken`` is set and the request thread can no longer write.
         self.lock = threading.Lock()
         self.taken = False
 
@@ -226,7 +223,7 @@ class FastCGIRequest:
     body: Body
     sink: Sink
     after_end: List[Callable[[], None]] = field(default_factory=list, repr=False)
-    activity: Optional["Activity"] = field(default=None, repr=False)
+    activity: Optional[Activity] = field(default=None, repr=False)
 
     def call_after_end(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once END_REQUEST is written (logging, cleanup); its exceptions are logged, never sent."""
@@ -238,63 +235,6 @@ class FastCGIRequest:
         if activity is not None:
             activity.phase = phase
             activity.handler = handler
-
-
-class Activity:
-    """One request in a thread, as the worker's main thread sees it (status page, slow log, request timeout).
-
-    The request thread makes it before the app runs and drops it after; the main thread only reads it, except for
-    the flags it sets once each (``slow_logged``, ``timed_out``) and the answer it sends for a timed-out request.
-    """
-
-    __slots__ = ("conn", "params", "started", "phase", "handler", "request", "slow_logged", "timed_out", "thread")
-
-    def __init__(self, conn: Connection, params: Dict[bytes, bytes], thread: int) -> None:
-        self.conn = conn
-        self.params = params
-        self.started = time.monotonic()
-        self.phase = ""
-        self.handler = ""
-        self.request: Optional[FastCGIRequest] = None
-        self.slow_logged = False
-        self.timed_out = False
-        self.thread = thread  # threading.get_ident() of the request thread (sys._current_frames' key)
-
-    def param(self, name: bytes) -> str:
-        return self.params.get(name, b"").decode("latin-1")
-
-    def request_line(self) -> str:
-        """``GET /uri`` (REQUEST_URI keeps the query string)."""
-        return f"{self.param(b'REQUEST_METHOD') or '-'} {self.param(b'REQUEST_URI') or self.param(b'SCRIPT_NAME')}"
-
-
-def answer_timed_out(activity: Activity) -> str:
-    """(main thread) Answer a request past request_timeout for its stuck thread: 504 if nothing was sent yet, else
-    end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. Returns what was
-    done, for the log."""
-    conn, request = activity.conn, activity.request
-    done = "connection shut down"
-    if request is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
-        try:
-            if not conn.taken and not conn.broken:
-                conn.taken = True
-                proto, request_id, sink = conn.proto, request.request_id, request.sink
-                data = b"" if sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
-                conn.sock.sendall(data + proto.end_request(request_id, FAILED_APP_STATUS))
-                done = "stream ended after the handler's output" if sink.wrote_stdout else "answered 504"
-                if not sink.wrote_stdout:  # what the access log reports
-                    sink.wrote_stdout, sink.head, sink.stdout_bytes = True, TIMEOUT_RESPONSE, len(TIMEOUT_RESPONSE)
-        except (OSError, ProtocolError) as exc:
-            log.info("request %s: timeout answer not delivered: %s", activity.request_line(), exc)
-        finally:
-            conn.lock.release()
-    conn.taken = True
-    conn.broken = True
-    try:
-        conn.sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    return done
 
 
 App = Callable[[FastCGIRequest], int]

@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import List, Optional, Tuple
 
-from .transport import Activity
+from .activity import Activity
 
 log = logging.getLogger(__name__)
 

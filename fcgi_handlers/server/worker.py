@@ -48,7 +48,8 @@ from .pool import RETIRING, RUNNING, STOPPING, EventPool
 from .reporting import StatusReporter
 from .settings import Settings
 from .sockets import Listener
-from .transport import Activity, App, Connection, answer_timed_out
+from .activity import Activity, answer_timed_out
+from .transport import App, Connection
 from .watch import RequestWatch, describe, thread_stack
 
 log = logging.getLogger(__name__)

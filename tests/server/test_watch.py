@@ -11,7 +11,8 @@ import pytest
 
 from fcgi_handlers.protocol import ServerConnection
 from fcgi_handlers.server.accesslog import body_bytes, format_line, response_status
-from fcgi_handlers.server.transport import Activity, Connection
+from fcgi_handlers.server.activity import Activity
+from fcgi_handlers.server.transport import Connection
 from fcgi_handlers.server.watch import RequestWatch
 
 PARAMS = {b"REQUEST_METHOD": b"POST", b"REQUEST_URI": b"/app/x?y=1", b"REMOTE_ADDR": b"10.1.2.3",

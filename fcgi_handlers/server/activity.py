@@ -1,0 +1,101 @@
+"""What a request thread is doing, as the worker's main thread sees it, and the answer for a request that timed out.
+
+Each request thread publishes an ``Activity`` for the request it runs (pool.py keeps it on the thread's lane): the
+params, when it started, and the phase and handler the dispatcher reports through ``FastCGIRequest.note_handler``.
+The main thread reads it for the status page, the slow log and the request timeout (watch.py), and, past
+``request_timeout``, answers the request itself with ``answer_timed_out``: the thread stays stuck, so the main thread
+takes the connection's write lock, sends a 504 (or ends a response already begun) and shuts the socket, after which
+nothing the thread writes goes out. Everything the main thread does here is bounded in time: it must keep
+heartbeating.
+"""
+
+from __future__ import annotations
+
+import _socket
+import logging
+import select
+import socket
+import time
+from typing import Dict, Optional
+
+from ..protocol import ProtocolError
+from .transport import FAILED_APP_STATUS, Connection, FastCGIRequest
+
+log = logging.getLogger(__name__)
+
+# What Apache gets for a request that ran past request_timeout before writing anything (the worker answers for it).
+TIMEOUT_RESPONSE = (b"Status: 504 Gateway Timeout\r\nContent-Type: text/plain\r\n\r\n"
+                    b"Gateway Timeout: the handler ran past the daemon's request timeout\n")
+# How long the worker's main thread waits for a request thread's write in progress before it ends the stream anyway.
+TAKEOVER_WAIT = 0.5
+
+
+class Activity:
+    """One request in a thread, as the worker's main thread sees it (status page, slow log, request timeout).
+
+    The request thread makes it before the app runs and drops it after; the main thread only reads it, except for
+    the flags it sets once each (``slow_logged``, ``timed_out``) and the answer it sends for a timed-out request.
+    """
+
+    __slots__ = ("conn", "params", "started", "phase", "handler", "request", "slow_logged", "timed_out", "thread")
+
+    def __init__(self, conn: Connection, params: Dict[bytes, bytes], thread: int) -> None:
+        self.conn = conn
+        self.params = params
+        self.started = time.monotonic()
+        self.phase = ""
+        self.handler = ""
+        self.request: Optional[FastCGIRequest] = None
+        self.slow_logged = False
+        self.timed_out = False
+        self.thread = thread  # threading.get_ident() of the request thread (sys._current_frames' key)
+
+    def param(self, name: bytes) -> str:
+        return self.params.get(name, b"").decode("latin-1")
+
+    def request_line(self) -> str:
+        """``GET /uri`` (REQUEST_URI keeps the query string)."""
+        return f"{self.param(b'REQUEST_METHOD') or '-'} {self.param(b'REQUEST_URI') or self.param(b'SCRIPT_NAME')}"
+
+
+def answer_timed_out(activity: Activity) -> str:
+    """(main thread) Answer a request past request_timeout for its stuck thread: 504 if nothing was sent yet, else
+    end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. Returns what was
+    done, for the log."""
+    conn, request = activity.conn, activity.request
+    done = "connection shut down"
+    if request is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
+        try:
+            if not conn.taken and not conn.broken:
+                conn.taken = True
+                proto, request_id, sink = conn.proto, request.request_id, request.sink
+                data = b"" if sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
+                _send_within(conn.sock, data + proto.end_request(request_id, FAILED_APP_STATUS), TAKEOVER_WAIT)
+                done = "stream ended after the handler's output" if sink.wrote_stdout else "answered 504"
+                if not sink.wrote_stdout:  # what the access log reports
+                    sink.wrote_stdout, sink.head, sink.stdout_bytes = True, TIMEOUT_RESPONSE, len(TIMEOUT_RESPONSE)
+        except (OSError, ProtocolError) as exc:
+            log.info("request %s: timeout answer not delivered: %s", activity.request_line(), exc)
+        finally:
+            conn.lock.release()
+    conn.taken = True
+    conn.broken = True
+    try:
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    return done
+
+
+def _send_within(sock: _socket.socket, data: bytes, timeout: float) -> None:
+    """Send all of ``data`` without blocking longer than ``timeout`` (the worker's main thread must not hang on a
+    web server that stopped reading); ``TimeoutError`` otherwise."""
+    deadline = time.monotonic() + timeout
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view, socket.MSG_DONTWAIT):]
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [sock], [], left)[1]:
+                raise TimeoutError(f"the web server read nothing for {timeout:g} s") from None
