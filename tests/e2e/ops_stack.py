@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from e2e.harness import ApacheServer, ManagedProcess, Response, free_port, http_request, start_daemon
-from fcgi_handlers.apacheconf import Backend
+from e2e.harness import ApacheServer, Backend, ManagedProcess, Response, free_port, http_request, start_daemon
 
 STATUS_PATH = "/fh-status"
 FUNCTIONS = ("hello", "sleep", "spin", "partial", "boom")
