@@ -12,7 +12,10 @@ heartbeating.
 from __future__ import annotations
 
 import _socket
+import ctypes
+import errno
 import logging
+import os
 import select
 import socket
 import time
@@ -22,6 +25,14 @@ from ..protocol import ProtocolError
 from .transport import FAILED_APP_STATUS, Connection, FastCGIRequest
 
 log = logging.getLogger(__name__)
+
+# libc through ctypes.PyDLL: its calls keep the GIL (send_and_shut).
+_LIBC = ctypes.PyDLL(None, use_errno=True)
+_LIBC.send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int)
+_LIBC.send.restype = ctypes.c_ssize_t
+_LIBC.shutdown.argtypes = (ctypes.c_int, ctypes.c_int)
+_LIBC.shutdown.restype = ctypes.c_int
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)
 
 # What Apache gets for a request that ran past request_timeout before writing anything (the worker answers for it).
 TIMEOUT_RESPONSE = (b"Status: 504 Gateway Timeout\r\nContent-Type: text/plain\r\n\r\n"
@@ -70,7 +81,7 @@ def answer_timed_out(activity: Activity) -> str:
                 conn.taken = True
                 proto, request_id, sink = conn.proto, request.request_id, request.sink
                 data = b"" if sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
-                _send_within(conn.sock, data + proto.end_request(request_id, FAILED_APP_STATUS), TAKEOVER_WAIT)
+                send_and_shut(conn.sock, data + proto.end_request(request_id, FAILED_APP_STATUS), TAKEOVER_WAIT)
                 done = "stream ended after the handler's output" if sink.wrote_stdout else "answered 504"
                 if not sink.wrote_stdout:  # what the access log reports
                     sink.wrote_stdout, sink.head, sink.stdout_bytes = True, TIMEOUT_RESPONSE, len(TIMEOUT_RESPONSE)
@@ -87,11 +98,28 @@ def answer_timed_out(activity: Activity) -> str:
     return done
 
 
-def _send_within(sock: _socket.socket, data: bytes, timeout: float) -> None:
-    """Send all of ``data`` without blocking longer than ``timeout`` (the worker's main thread must not hang on a
-    web server that stopped reading); ``TimeoutError`` otherwise."""
+def send_and_shut(sock: _socket.socket, data: bytes, timeout: float) -> None:
+    """Send ``data`` and shut the socket at once, so Apache sees the end of the connection with END_REQUEST and
+    never reuses it for a request the stuck thread would hold.
+
+    With ``socket.send`` the main thread would wait for the GIL after the send while the stuck thread computes (up to
+    the switch interval), and Apache could hand the connection to its next request in that gap; through
+    ``ctypes.PyDLL`` the send and the shutdown run back to back with the GIL held, and on TCP ``MSG_MORE`` keeps the
+    data for the FIN's segment. A send the socket buffer cannot take whole is finished the ordinary way, bounded by
+    ``timeout`` (the main thread must not hang on a web server that stopped reading; ``TimeoutError``).
+    """
+    fd = sock.fileno()
+    sent = _LIBC.send(fd, data, len(data), socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL | _MSG_MORE)
+    if sent == len(data):
+        _LIBC.shutdown(fd, socket.SHUT_RDWR)
+        return
+    if sent < 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EAGAIN, errno.EWOULDBLOCK):
+            raise OSError(err, os.strerror(err))
+        sent = 0
     deadline = time.monotonic() + timeout
-    view = memoryview(data)
+    view = memoryview(data)[sent:]
     while view:
         try:
             view = view[sock.send(view, socket.MSG_DONTWAIT):]
@@ -99,3 +127,4 @@ def _send_within(sock: _socket.socket, data: bytes, timeout: float) -> None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [sock], [], left)[1]:
                 raise TimeoutError(f"the web server read nothing for {timeout:g} s") from None
+    sock.shutdown(socket.SHUT_RDWR)

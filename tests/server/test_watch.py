@@ -11,7 +11,7 @@ import pytest
 
 from fcgi_handlers.protocol import ServerConnection
 from fcgi_handlers.server.accesslog import body_bytes, format_line, response_status
-from fcgi_handlers.server.activity import Activity
+from fcgi_handlers.server.activity import Activity, send_and_shut
 from fcgi_handlers.server.transport import Connection
 from fcgi_handlers.server.watch import RequestWatch
 
@@ -72,3 +72,28 @@ def test_access_log_fields() -> None:
     line = format_line(PARAMS, 404, 14, 0.0, 0.25, 4242)
     assert line.startswith("10.1.2.3 - alice [")
     assert line.endswith('] "POST /app/x?y=1 HTTP/1.1" 404 14 "-" "ua \\"quoted\\"" 0.250000 4242')
+
+
+@pytest.mark.parametrize("family", ["tcp", "unix"])
+def test_send_and_shut_delivers_the_data_then_the_end(family: str) -> None:
+    if family == "tcp":
+        server = socket.create_server(("127.0.0.1", 0))
+        peer = socket.create_connection(server.getsockname())
+        ours, _ = server.accept()
+        server.close()
+    else:
+        ours, peer = socket.socketpair()
+    try:
+        send_and_shut(ours, b"x" * 100 + b"END", 1.0)
+        peer.settimeout(5)
+        received = b""
+        while not received.endswith(b"END") or len(received) < 103:
+            chunk = peer.recv(4096)
+            assert chunk, received
+            received += chunk
+        assert received == b"x" * 100 + b"END" and peer.recv(10) == b""
+        with pytest.raises(OSError):
+            send_and_shut(ours, b"more", 1.0)  # shut: nothing more goes out
+    finally:
+        ours.close()
+        peer.close()
