@@ -7,10 +7,14 @@ status page, restricted to loopback as the README shows.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
+
+import pytest
 
 from e2e.harness import ApacheServer, Backend, ManagedProcess, Response, free_port, http_request, start_daemon
 
@@ -53,6 +57,18 @@ def partial(req):
 def boom(req):
     raise ValueError("boom from opsmod")
 '''
+
+
+def require_tool(name: str) -> str:
+    """The path of a tool scripts/install-system-deps.sh installs; without it, fail under CI and skip otherwise
+    (as the Apache tests do)."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"not installed: {name} (run scripts/install-system-deps.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
 
 
 @dataclass

@@ -3,7 +3,6 @@ on another handler (kept connections, enablereuse=on) sees no failed request mea
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -13,7 +12,7 @@ from typing import Callable
 import pytest
 
 from e2e.harness import ApacheServer, Response
-from e2e.ops_stack import start_ops_stack
+from e2e.ops_stack import require_tool, start_ops_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +28,7 @@ def run_wrk(port: int, path: str, out: list[str]) -> None:
 
 def test_endless_loop_gets_504_and_its_worker_is_replaced_under_load(
         tmp_path: Path, start_apache: Callable[..., ApacheServer]) -> None:
-    if shutil.which("wrk") is None:
-        pytest.fail("wrk is not installed (scripts/install-system-deps.sh installs it)")
+    require_tool("wrk")
     access = tmp_path / "access.log"
     stack = start_ops_stack(tmp_path, start_apache, ["--workers", "2", "--threads", "4", "--request-timeout", "1.5",
                                                      "--graceful-timeout", "8", "--access-log", str(access)])

@@ -3,7 +3,6 @@ renders is screenshotted into the test's tmp_path, and the numbers in its DOM ar
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import threading
 from html.parser import HTMLParser
@@ -13,7 +12,7 @@ from typing import Callable, Optional
 import pytest
 
 from e2e.harness import ApacheServer, Response
-from e2e.ops_stack import STATUS_PATH, in_flight, start_ops_stack
+from e2e.ops_stack import STATUS_PATH, in_flight, require_tool, start_ops_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -52,10 +51,7 @@ class Cells(HTMLParser):
 
 
 def chromium(*args: str, profile: Path) -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail("chromium is not installed (scripts/install-system-deps.sh installs it)")
-    argv = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    argv = [require_tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             f"--user-data-dir={profile}", *args]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT,
                             env=dict(os.environ, HOME=str(profile)))
