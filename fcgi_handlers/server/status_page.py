@@ -41,6 +41,13 @@ METRICS: Tuple[Tuple[str, str, str], ...] = (
     ("workers", "gauge", "worker processes"),
     ("workers_recycled", "counter", "workers replaced after max_requests or a request timeout"),
 )
+# With ?full: worker field, metric, type and help, one sample per worker (labels pid and generation).
+WORKER_METRICS: Tuple[Tuple[str, str, str, str], ...] = (
+    ("requests", "fcgi_handlers_worker_requests", "counter", "requests served by the worker"),
+    ("busy", "fcgi_handlers_worker_busy_threads", "gauge", "threads of the worker in a request"),
+    ("rss", "fcgi_handlers_worker_rss_bytes", "gauge", "resident memory of the worker"),
+    ("cpu", "fcgi_handlers_worker_cpu_seconds", "counter", "CPU time of the worker"),
+)
 WORKER_FIELDS = ("pid", "generation", "started", "threads", "accepted", "requests", "busy", "idle", "max_busy", "kept", "slow",
                  "timed_out", "rss", "cpu")
 REQUEST_FIELDS = ("method", "uri", "phase", "handler", "duration", "remote", "thread")
@@ -119,10 +126,6 @@ def as_text(status: PoolStatus, full: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _label(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def openmetrics(status: PoolStatus, full: bool) -> str:
     summary = status.summary()
     lines: List[str] = []
@@ -134,17 +137,11 @@ def openmetrics(status: PoolStatus, full: bool) -> str:
         lines += [f"# TYPE {metric} {kind}", f"# HELP {metric} {help_text}",
                   f"{metric}{'_total' if kind == 'counter' else ''} {value}"]
     if full:
-        per_worker = (("requests", "counter", "requests served by the worker"),
-                      ("busy", "gauge", "threads of the worker in a request"),
-                      ("rss", "gauge", "resident memory of the worker, bytes"),
-                      ("cpu", "counter", "CPU seconds of the worker"))
-        for name, kind, help_text in per_worker:
-            metric = f"fcgi_handlers_worker_{name if name != 'rss' else 'rss_bytes'}"
-            metric = metric.replace("_cpu", "_cpu_seconds")
+        for field, metric, kind, help_text in WORKER_METRICS:
             lines += [f"# TYPE {metric} {kind}", f"# HELP {metric} {help_text}"]
             for row in status.workers:
                 labels = f'{{pid="{row.pid}",generation="{row.generation}"}}'
-                lines.append(f"{metric}{'_total' if kind == 'counter' else ''}{labels} {getattr(row, name)}")
+                lines.append(f"{metric}{'_total' if kind == 'counter' else ''}{labels} {getattr(row, field)}")
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
