@@ -117,6 +117,8 @@ class StatusReporter:
                 del self._waiting[query_id]
         if answers:
             return answers[0]
+        log.warning("status page: no answer from the arbiter within %.0f s; showing worker %d alone",
+                    QUERY_TIMEOUT, os.getpid())
         now = time.time()
         return PoolStatus(pid=os.getppid(), start_time=self._started, now=now, recycled=0, max_busy=row.max_busy,
                           workers=[row])
