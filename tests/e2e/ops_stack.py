@@ -6,21 +6,24 @@ status page, restricted to loopback as the README shows.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import pytest
 
 from e2e.harness import ApacheServer, Backend, ManagedProcess, Response, free_port, http_request, start_daemon
 
 STATUS_PATH = "/fh-status"
-FUNCTIONS = ("hello", "sleep", "spin", "partial", "boom")
+FUNCTIONS = ("hello", "sleep", "hold", "spin", "partial", "boom")
 OPSMOD = '''"""Handlers for the operations tests."""
+import os
 import time
 from mod_python import apache
 
@@ -35,6 +38,18 @@ def sleep(req):
     napping(float(req.args or "1"))
     req.content_type = "text/plain"
     req.write("slept")
+    return apache.OK
+
+
+def hold(req):
+    """Runs until the test creates the file "release" beside this module (at most 30 s)."""
+    release = os.path.join(os.path.dirname(__file__), "release")
+    for _ in range(600):
+        if os.path.exists(release):
+            break
+        time.sleep(0.05)
+    req.content_type = "text/plain"
+    req.write("released")
     return apache.OK
 
 
@@ -76,6 +91,7 @@ class OpsStack:
     daemon: ManagedProcess
     apache: ApacheServer
     logs: Path
+    handlers: Path
 
     def get(self, path: str, timeout: float = 30.0) -> Response:
         return http_request(self.apache.port, "GET", path, timeout=timeout)
@@ -88,6 +104,23 @@ class OpsStack:
 
     def daemon_log(self) -> str:
         return (self.logs / "daemon.log").read_text(errors="replace")
+
+    @contextlib.contextmanager
+    def holding(self, tag: str) -> Iterator[dict[str, Any]]:
+        """A request held in `opsmod::hold` while the block runs; yields its row from `?json&full`."""
+        uri = f"/ops/hold?{tag}"
+        answers: list[Response] = []
+        thread = threading.Thread(target=lambda: answers.append(self.get(uri)))
+        thread.start()
+        try:
+            row = self.wait_for(lambda: in_flight(self.status(), uri), timeout=10.0)
+            assert row, f"{uri} never showed up in flight: {self.status()}"
+            yield row
+        finally:
+            (self.handlers / "release").touch()
+            thread.join(timeout=30)
+            (self.handlers / "release").unlink()
+        assert answers and answers[0].status == 200 and answers[0].body == b"released"
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
         """The first truthy value of `predicate()`, polled for at most `timeout` seconds."""
@@ -118,7 +151,7 @@ def start_ops_stack(tmp_path: Path, start_apache: Callable[..., ApacheServer], e
     except BaseException:
         daemon.stop()
         raise
-    return OpsStack(daemon, apache, logs)
+    return OpsStack(daemon, apache, logs, handlers)
 
 
 def in_flight(status: dict[str, Any], uri: str) -> Optional[dict[str, Any]]:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
 
-from e2e.harness import ApacheServer, Response
-from e2e.ops_stack import STATUS_PATH, in_flight, require_tool, start_ops_stack
+from e2e.harness import ApacheServer
+from e2e.ops_stack import STATUS_PATH, require_tool, start_ops_stack
 
 pytestmark = pytest.mark.e2e
 
-SLEEPER = "/ops/sleep?8"
+HELD = "/ops/hold?chromium"
 CHROMIUM_TIMEOUT = 60
 
 
@@ -61,21 +60,16 @@ def chromium(*args: str, profile: Path) -> str:
 
 def test_html_in_chromium_matches_json(tmp_path: Path, start_apache: Callable[..., ApacheServer]) -> None:
     stack = start_ops_stack(tmp_path, start_apache, ["--workers", "2", "--threads", "4"])
-    answers: list[Response] = []
-    sleeper = threading.Thread(target=lambda: answers.append(stack.get(SLEEPER)))
     try:
         stack.wait_for(lambda: len(stack.status()["processes"]) == 2)
-        sleeper.start()
-        assert stack.wait_for(lambda: in_flight(stack.status(), SLEEPER), timeout=5)
-        url = f"http://127.0.0.1:{stack.apache.port}{STATUS_PATH}?html&refresh=600"
-        screenshot = tmp_path / "status-page.png"
-        chromium(f"--screenshot={screenshot}", "--window-size=1280,900", url, profile=tmp_path / "chromium")
-        dom = chromium("--dump-dom", url, profile=tmp_path / "chromium")
-        after = stack.status()
+        with stack.holding("chromium"):
+            url = f"http://127.0.0.1:{stack.apache.port}{STATUS_PATH}?html&refresh=600"
+            screenshot = tmp_path / "status-page.png"
+            chromium(f"--screenshot={screenshot}", "--window-size=1280,900", url, profile=tmp_path / "chromium")
+            dom = chromium("--dump-dom", url, profile=tmp_path / "chromium")
+            after = stack.status()
     finally:
-        sleeper.join(timeout=30)
         stack.daemon.stop()
-    assert answers and answers[0].status == 200
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 10_000
     cells = Cells()
     cells.feed(dom)
@@ -84,13 +78,12 @@ def test_html_in_chromium_matches_json(tmp_path: Path, start_apache: Callable[..
     for name in ("pid", "workers", "workers_recycled", "slow_requests", "timed_out_requests", "listen_queue"):
         assert pool[name] == str(after[name]), name
     assert int(pool["idle_threads"]) + int(pool["busy_threads"]) == 8
-    assert int(pool["in_flight"]) >= 2  # the sleeper and the page itself
+    assert int(pool["in_flight"]) >= 2  # the held request and the page itself
     # Counters only grow between the page and the JSON (the JSON request comes later).
     for name in ("accepted_conns", "requests"):
         assert 0 < int(pool[name]) <= after[name], name
     workers = cells.tables["workers"][1:]  # the first row is the header
     assert sorted(int(row["pid"]) for row in workers) == sorted(p["pid"] for p in after["processes"])
     requests = cells.tables["requests"][1:]
-    sleeping = [row for row in requests if row.get("uri") == SLEEPER]
-    assert len(sleeping) == 1 and sleeping[0]["handler"] == "opsmod::sleep"
-    assert 0 < float(sleeping[0]["duration"]) < 8
+    held = [row for row in requests if row.get("uri") == HELD]
+    assert len(held) == 1 and held[0]["handler"] == "opsmod::hold" and 0 < float(held[0]["duration"]) < 60
