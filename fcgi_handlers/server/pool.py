@@ -20,7 +20,8 @@ Ownership is arbitrated by ``Connection.state`` under one small lock: IDLE (arme
 LINGER (armed, draining a half-closed socket), SETTLING (the worker's main thread decides). A thread may have taken
 an event for a socket that the main thread has meanwhile handed over or closed: it finds the state changed (or the
 descriptor gone from the table) and does nothing, having read nothing, so the bytes stay in the kernel for the new
-owner. The main thread (``worker.py``) never reads a connection; it settles connections while the worker stops.
+owner. The main thread (``worker.py``) never reads a connection; it settles connections while the worker stops, and
+reads each thread's current request (``activities()``, activity.py) for the status page and the request watch.
 """
 
 from __future__ import annotations
