@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -15,6 +16,8 @@ from fcgi_handlers.server import control
 from fcgi_handlers.server.backlog import listen_queue
 from fcgi_handlers.server.status import Counters, PoolStatus, QueueRow, RequestRow, WorkerRow, decode, encode
 from fcgi_handlers.server.status_page import parse_query, render
+
+from .conftest import Daemon
 
 
 def pool_status() -> PoolStatus:
@@ -124,3 +127,17 @@ def test_operations_flags_fail_at_start_with_one_line(flag: str, value: str, mes
     assert main(["serve", flag, value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("fcgi-handlers: command line: ") and message in err
+
+
+def test_status_command_asks_the_daemon_directly(start_daemon: Callable[..., Daemon],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    daemon = start_daemon(workers=2, status_path="/fh-status")
+    assert main(["status", daemon.address, "--json", "--full"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["workers"] == 2 and sorted(p["pid"] for p in data["processes"]) == sorted(daemon.booted())
+    # The asking request is in flight in the row it sent with its query.
+    assert [r["uri"] for p in data["processes"] for r in p["requests_in_flight"]] == ["/fh-status?json&full"]
+    assert main(["status", daemon.address, "--openmetrics"]) == 0
+    assert capsys.readouterr().out.endswith("# EOF\n")
+    assert main(["status", daemon.address, "--path", "/elsewhere"]) == 1
+    assert "is the daemon run with --status-path /elsewhere?" in capsys.readouterr().err
