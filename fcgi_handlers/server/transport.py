@@ -181,7 +181,7 @@ class Sink:
         if data:
             if not self.wrote_stdout:
                 self.wrote_stdout = True
-                self.head = bytes(data[:4096])
+                self.head = data if len(data) <= 4096 else bytes(data[:4096])
             self.stdout_bytes += len(data)
             self._out(self._conn.proto.send_stdout(self._request_id, data), flush)
 
