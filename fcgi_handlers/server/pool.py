@@ -61,13 +61,11 @@ CPU_BOUND_TICKS = 10
 RUNNING, STOPPING, RETIRING = "running", "stopping", "retiring"
 
 
-# Called by the request thread after each request (the access log).
-Finished = Callable[[Activity, FastCGIRequest], None]
-
+Finished = Callable[[Activity, FastCGIRequest], None]  # called by the request thread after each request (access log)
 
 class _Lane:
-    """What the main thread sees of one request thread: whether it is serving an event, and which one (a counter,
-    for the watchdog), and the request it is in (status page, slow log, request timeout)."""
+    """What the main thread sees of a request thread: whether it serves an event, which one (for the watchdog), and
+    its request (status page, slow log, request timeout)."""
 
     __slots__ = ("seq", "busy", "tid", "ident", "activity")
 
@@ -180,6 +178,12 @@ class EventPool:
             self._arm(conn, IDLE)
         return None
 
+    def pause_accepting(self, until: float) -> None:
+        """Accept no connection before ``until`` (``math.inf``: never again; kept connections are still served)."""
+        with self._lock:
+            self.paused_until = until
+            self._set_accepting(False)
+
     def resume_accepting(self, now: float) -> None:
         """(main) End an accept pause once it has run out."""
         if self._accepting or now < self.paused_until:
@@ -220,15 +224,11 @@ class EventPool:
         self.max_busy = max(self.max_busy, len(found))
         return found
 
-    def kept(self) -> int:
-        """(main) Idle connections parked in the epoll, waiting for their next request."""
+    def counts(self) -> Tuple[int, int, int]:
+        """(connections in a request, idle kept connections parked in the epoll, all connections)."""
         with self._lock:
-            return sum(1 for conn in self._conns.values() if conn.state is IDLE)
-
-    def counts(self) -> Tuple[int, int]:
-        """(main) (connections in a request, all connections), for log lines."""
-        with self._lock:
-            return sum(1 for conn in self._conns.values() if conn.state is BUSY), len(self._conns)
+            states = [conn.state for conn in self._conns.values()]
+        return states.count(BUSY), states.count(IDLE), len(states)
 
     # Under the lock.
 
@@ -344,9 +344,7 @@ class EventPool:
             sock = sockets.accept(listener)
         except OSError as exc:
             log.error("accept on %s failed (%s); pausing accepts for %.1f s", listener.address, exc, ACCEPT_PAUSE)
-            with self._lock:
-                self.paused_until = time.monotonic() + ACCEPT_PAUSE
-                self._set_accepting(False)
+            self.pause_accepting(time.monotonic() + ACCEPT_PAUSE)
             self._wake()
             return False
         if sock is None:

@@ -76,7 +76,7 @@ class StatusReporter:
         usage = resource.getrusage(resource.RUSAGE_SELF)  # microseconds, where os.times() counts clock ticks
         return WorkerRow(pid=os.getpid(), generation=self._generation, started=self._started, threads=self._threads,
                          accepted=pool.accepted, requests=pool.served, busy=len(running),
-                         max_busy=pool.max_busy, kept=pool.kept(), slow=self._watch.slow,
+                         max_busy=pool.max_busy, kept=pool.counts()[1], slow=self._watch.slow,
                          timed_out=self._watch.timed_out, rss=rss_bytes(), cpu=usage.ru_utime + usage.ru_stime,
                          current=current)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import _socket
 import atexit
 import logging
+import math
 import os
 import selectors
 import signal
@@ -219,7 +220,7 @@ class Worker:
                     return (f"{self._mode} done after {pool.served} requests, "
                             f"{self._handed_over} connections handed over")
                 if now >= self._deadline:
-                    busy, _ = pool.counts()
+                    busy, _, _ = pool.counts()
                     log.warning("worker %d: graceful timeout (%.0f s) with %d requests still running",
                                 os.getpid(), self.settings.graceful_timeout, busy)
                     return f"graceful timeout, {busy} requests abandoned"
@@ -279,6 +280,10 @@ class Worker:
                   done, stack.rstrip("\n"))
         if self._access_log is not None and activity.request is not None:
             self._access_log(activity, activity.request)  # its thread may never return to log it
+        if self.settings.workers > 1 and self._mode == RUNNING:
+            # New connections wait in the shared backlog for the other workers rather than for a worker with a
+            # thread lost; kept connections are served here until they are handed to the replacement.
+            pool.pause_accepting(math.inf)
         self._ask_replacement(pool, "request timeout")
 
     # Control channel, stop and hand-off.
@@ -319,7 +324,7 @@ class Worker:
             self._deadline = time.monotonic() + self.settings.graceful_timeout
         self._mode = RETIRING if handoff else STOPPING
         idle = pool.set_mode(self._mode)
-        busy, _ = pool.counts()
+        busy, _, _ = pool.counts()
         log.info(
             "worker %d %s (%s): %d requests in flight, %d idle connections to %s",
             os.getpid(), self._mode, why, busy, len(idle), "hand over" if handoff else "close",
