@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Callable
@@ -12,12 +13,14 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from fcgi_handlers.cli import main
+from fcgi_handlers.client import fcgi_request
 from fcgi_handlers.server import control
 from fcgi_handlers.server.backlog import listen_queue
 from fcgi_handlers.server.status import Counters, PoolStatus, QueueRow, RequestRow, WorkerRow, decode, encode
 from fcgi_handlers.server.status_page import parse_query, render
 
 from .conftest import Daemon
+from .fcgiconn import body_of
 
 
 def pool_status() -> PoolStatus:
@@ -141,3 +144,18 @@ def test_status_command_asks_the_daemon_directly(start_daemon: Callable[..., Dae
     assert capsys.readouterr().out.endswith("# EOF\n")
     assert main(["status", daemon.address, "--path", "/elsewhere"]) == 1
     assert "is the daemon run with --status-path /elsewhere?" in capsys.readouterr().err
+
+
+def test_status_after_sighup_shows_the_new_generation_and_keeps_the_counts(
+        start_daemon: Callable[..., Daemon], capsys: pytest.CaptureFixture[str]) -> None:
+    daemon = start_daemon(workers=2, status_path="/fh-status")
+    for _ in range(5):
+        assert body_of(fcgi_request(daemon.address, {"SCRIPT_NAME": "/hello"})) == b"Hello World"
+    daemon.signal(signal.SIGHUP)
+    new = daemon.wait_booted(2, generation=1)
+    daemon.wait_for(r"worker \d+ \(generation 0\) exited", count=2)
+    assert main(["status", daemon.address, "--json", "--full"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {(p["pid"], p["generation"]) for p in data["processes"]} == {(pid, 1) for pid in new}
+    assert data["requests"] >= 5 and data["accepted_conns"] >= 6  # the old generation's counts are kept
+    assert data["workers_recycled"] == 0  # a reload is not a recycle
