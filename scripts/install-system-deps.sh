@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
       docker.io docker-compose debootstrap
-      chromium)  # headless, for the status page's ?html test
+      redis-server    # RedisSession's tests start their own redis-server on a free loopback port
+      chromium)       # headless, for the status page's ?html test
 if [ "${1:-}" = "--minimal" ]; then PKGS=(apache2 curl); fi
 
 missing=()
