@@ -109,15 +109,15 @@ def _text_value(name: str, value: Any) -> str:
 
 
 def as_text(status: PoolStatus, full: bool) -> str:
-    lines = [f"{name.replace('_', ' ') + ':':<22}{_text_value(name, value)}"
+    lines = [f"{name.replace('_', ' ') + ':':<21} {_text_value(name, value)}"
              for name, value in status.summary().items()]
     for queue in status.queues:
-        lines.append(f"{'listen queue ' + queue.address + ':':<22}{_text_value('', queue.queued)} of "
+        lines.append(f"{'listen queue ' + queue.address + ':':<21} {_text_value('', queue.queued)} of "
                      f"{_text_value('', queue.limit)}")
     if full:
         for row in status.workers:
             lines.append("")
-            lines.extend(f"{name.replace('_', ' ') + ':':<22}{_text_value(name, value)}"
+            lines.extend(f"{name.replace('_', ' ') + ':':<21} {_text_value(name, value)}"
                          for name, value in _worker_dict(row).items() if name != "requests_in_flight")
             for request in row.current:
                 lines.append(f"  request: {request.method} {request.uri} phase={request.phase or '-'} "
