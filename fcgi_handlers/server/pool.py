@@ -95,7 +95,7 @@ class EventPool:
 
     def __init__(
         self, app: App, threads: int, spool_threshold: int, new_protocol: Callable[[], ServerConnection],
-        wake: Callable[[], None], max_requests: int, finished: Optional[Finished] = None,
+        wake: Callable[[], None], max_requests: int, finished: Optional[Finished] = None, track: bool = True,
     ) -> None:
         self._app = app
         self._threads = threads
@@ -104,6 +104,7 @@ class EventPool:
         self._wake = wake  # tells the main thread something needs it (only off the hot path)
         self._max_requests = max_requests
         self._finished = finished
+        self._track = track  # publish each request on its lane (status page, slow log, timeout, access log)
         self._lanes: List[_Lane] = []
         self.accepted = 0  # changed only under the lock
         self.max_busy = 0  # sampled by the main thread (activities), as php-fpm samples its scoreboard
@@ -403,7 +404,7 @@ class EventPool:
         ``served`` counts this request and the ones before it on this wake-up: whoever lets go of the connection
         adds them to the worker's total.
         """
-        activity = lane.activity = Activity(conn, params.params, lane.ident)
+        activity = lane.activity = Activity(conn, params.params, lane.ident) if self._track else None
         try:
             request = serve(conn, begun, params, self._app, self._spool_threshold, activity)
         except BaseException:
@@ -412,7 +413,7 @@ class EventPool:
             return False
         finally:
             lane.activity = None
-        if self._finished is not None and not activity.timed_out:  # the worker logged that one when it answered
+        if self._finished is not None and activity is not None and not activity.timed_out:  # else logged on timeout
             try:
                 self._finished(activity, request)
             except Exception:

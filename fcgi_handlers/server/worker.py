@@ -134,8 +134,10 @@ class Worker:
         self._selector.register(self._channel, selectors.EVENT_READ, self._on_channel)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
         self._access_log = AccessLog(self.settings.access_log) if self.settings.access_log else None
+        # With every operations feature off, requests are not published to the main thread at all (no cost).
+        track = bool(self.settings.status_path or self._watch.active or self._access_log)
         self._pool = EventPool(self._reporter.wrap(app), self.settings.threads, self.settings.stdin_spool_threshold,
-                               self._new_protocol, self._wake, self.settings.max_requests, self._access_log)
+                               self._new_protocol, self._wake, self.settings.max_requests, self._access_log, track)
         self._reporter.attach(self._pool)
         self._pool.start(self._listeners)
         control.send(self._channel, control.BOOTED)
