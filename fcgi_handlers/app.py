@@ -55,7 +55,7 @@ def make_app(config: Any) -> Any:
             handle_authorizer(dispatcher, params, request.sink, after_end=request.call_after_end)
         else:
             dispatcher.handle(params, request.body, request.sink, after_end=request.call_after_end,
-                              note=request.note_handler if request.activity is not None else None)
+                              note=request.note)
         return 0
 
     return app

@@ -42,7 +42,7 @@ from ..request.response import Response
 from .chain import run_chain
 from .directives import DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
-from .handler_request import DaemonSink, HandlerEntry, HandlerRequest, RequestLog, redirect_params
+from .handler_request import DaemonSink, HandlerEntry, HandlerNote, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
 from .namespaces import MAIN_INTERPRETER, Namespaces
 from .phases import CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker, phases_at
@@ -51,8 +51,6 @@ from .static import serve_declined
 # Handler failures and module imports also go to the daemon's own log: Apache logs every FCGI_STDERR line at level
 # error, one line per traceback line, which suits neither an import notice nor a search for a failure.
 log = logging.getLogger("fcgi_handlers.dispatch")
-# Told the phase and handler each time a handler starts (the server's status page and slow log).
-NoteHandler = Callable[[str, str], None]
 
 # The results of an early phase that let the request go on to the next phase (Apache's hook semantics).
 _PHASE_GOES_ON = frozenset({OK, DECLINED})
@@ -112,10 +110,10 @@ class Dispatcher:
     # --- entry points -----------------------------------------------------------------------------------------------
     def handle(self, params: Mapping[str, str], body: Optional[BodyStream], sink: DaemonSink, *,
                log: Optional[LogFunc] = None, after_end: Optional[AfterEnd] = None,
-               note: Optional[NoteHandler] = None) -> None:
+               note: Optional[HandlerNote] = None) -> None:
         """Serve one FastCGI responder request: directives from `params`, response to `sink`; the work after the
-        response is handed to `after_end` when given, else done before returning; `note` is told each handler
-        as it starts."""
+        response is handed to `after_end` when given, else done before returning; `note` gets the phase and
+        handler as each handler starts."""
         route = RequestLog(sink)
         params = apache_auth_view(params)
         directives, failure = self.directives(params)
@@ -278,8 +276,9 @@ class Dispatcher:
         def on_handler(spec: HandlerSpec) -> None:
             directory = spec.directory if spec.directory is not None else directives.directory
             req.fcgi_handler = (spec.text, int(spec.silent), directory)  # req.hlist follows it
-            if req.fcgi_note is not None:
-                req.fcgi_note(phase.directive, spec.text)
+            note = req.fcgi_note
+            if note is not None:
+                note.phase, note.handler = phase.directive, spec.text
 
         def import_module(spec: HandlerSpec) -> ModuleType:
             # mod_python's "(Re)importing" notice: the daemon's log at info (Apache would log it as an error).

@@ -17,7 +17,6 @@ import time
 from typing import Dict
 
 from .activity import Activity
-from .transport import FastCGIRequest
 
 _STATUS = re.compile(rb"(?im)^Status:[ \t]*(\d{3})")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -64,7 +63,7 @@ def format_line(params: Dict[bytes, bytes], status: int, size: int, started_wall
 
 
 class AccessLog:
-    """``AccessLog(path)`` then ``log(activity, request)`` after each request; ``-`` is standard output."""
+    """``AccessLog(path)`` then ``log(activity)`` after each request; ``-`` is standard output."""
 
     def __init__(self, path: str) -> None:
         self._own = path != "-"
@@ -72,11 +71,13 @@ class AccessLog:
                     else 1)
         self._pid = os.getpid()  # made in the worker, after fork
 
-    def __call__(self, activity: Activity, request: FastCGIRequest) -> None:
+    def __call__(self, activity: Activity) -> None:
         now = time.monotonic()
         duration = now - activity.started
-        sink = request.sink
-        line = format_line(request.params, response_status(sink.head, sink.wrote_stdout),
+        sink = activity.sink
+        if sink is None:
+            return  # it never became a request
+        line = format_line(activity.params, response_status(sink.head, sink.wrote_stdout),
                            body_bytes(sink.head, sink.stdout_bytes), time.time() - duration, duration,
                            self._pid)
         os.write(self._fd, (line + "\n").encode("latin-1", "replace"))

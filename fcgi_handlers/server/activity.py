@@ -1,7 +1,7 @@
 """What a request thread is doing, as the worker's main thread sees it, and the answer for a request that timed out.
 
 Each request thread publishes an ``Activity`` for the request it runs (pool.py keeps it on the thread's lane): the
-params, when it started, and the phase and handler the dispatcher reports through ``FastCGIRequest.note_handler``.
+params, when it started, and the phase and handler the dispatcher writes in ``note`` (``FastCGIRequest.note``).
 The main thread reads it for the status page, the slow log and the request timeout (watch.py), and, past
 ``request_timeout``, answers the request itself with ``answer_timed_out``: the thread stays stuck, so the main thread
 takes the connection's write lock, sends a 504 (or ends a response already begun) and shuts the socket, after which
@@ -22,7 +22,7 @@ import time
 from typing import Dict, Optional
 
 from ..protocol import ProtocolError
-from .transport import FAILED_APP_STATUS, Connection, FastCGIRequest
+from .transport import FAILED_APP_STATUS, Connection, HandlerNote, Sink
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,17 @@ class Activity:
     the flags it sets once each (``slow_logged``, ``timed_out``) and the answer it sends for a timed-out request.
     """
 
-    __slots__ = ("conn", "params", "started", "phase", "handler", "request", "slow_logged", "timed_out", "thread")
+    __slots__ = ("conn", "params", "started", "note", "request_id", "sink", "slow_logged", "timed_out", "thread")
 
     def __init__(self, conn: Connection, params: Dict[bytes, bytes], thread: int) -> None:
         self.conn = conn
         self.params = params
         self.started = time.monotonic()
-        self.phase = ""
-        self.handler = ""
-        self.request: Optional[FastCGIRequest] = None
+        self.note = HandlerNote()
+        # The request's id and sink, set once the request is built (not the request itself: it refers to this
+        # object, and a cycle per request would leave every request to the cyclic garbage collector).
+        self.request_id = 0
+        self.sink: Optional[Sink] = None
         self.slow_logged = False
         self.timed_out = False
         self.thread = thread  # threading.get_ident() of the request thread (sys._current_frames' key)
@@ -73,13 +75,13 @@ def answer_timed_out(activity: Activity) -> str:
     """(main thread) Answer a request past request_timeout for its stuck thread: 504 if nothing was sent yet, else
     end the stream; then shut the socket, so Apache never reuses a connection a thread still holds. Returns what was
     done, for the log."""
-    conn, request = activity.conn, activity.request
+    conn, sink = activity.conn, activity.sink
     done = "connection shut down"
-    if request is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
+    if sink is not None and conn.lock.acquire(timeout=TAKEOVER_WAIT):
         try:
             if not conn.taken and not conn.broken:
                 conn.taken = True
-                proto, request_id, sink = conn.proto, request.request_id, request.sink
+                proto, request_id = conn.proto, activity.request_id
                 data = b"" if sink.wrote_stdout else proto.send_stdout(request_id, TIMEOUT_RESPONSE)
                 send_and_shut(conn.sock, data + proto.end_request(request_id, FAILED_APP_STATUS), TAKEOVER_WAIT)
                 done = "stream ended after the handler's output" if sink.wrote_stdout else "answered 504"

@@ -38,7 +38,7 @@ from ..protocol import ParamsReceived, RequestBegun, ServerConnection
 from . import sockets
 from .sockets import Listener
 from .activity import Activity
-from .transport import BUSY, IDLE, LINGER, SETTLING, App, Connection, FastCGIRequest, serve, stdin_outstanding
+from .transport import BUSY, IDLE, LINGER, SETTLING, App, Connection, serve, stdin_outstanding
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ CPU_BOUND_TICKS = 10
 RUNNING, STOPPING, RETIRING = "running", "stopping", "retiring"
 
 
-Finished = Callable[[Activity, FastCGIRequest], None]  # called by the request thread after each request (access log)
+Finished = Callable[[Activity], None]  # called by the request thread after each request (access log)
 
 class _Lane:
     """What the main thread sees of a request thread: whether it serves an event, which one (for the watchdog), and
@@ -415,7 +415,7 @@ class EventPool:
             lane.activity = None
         if self._finished is not None and activity is not None and not activity.timed_out:  # else logged on timeout
             try:
-                self._finished(activity, request)
+                self._finished(activity)
             except Exception:
                 log.exception("access log failed")
         # Stopping: close right after END_REQUEST, which Apache's pool check sees before it reuses the socket;

@@ -70,7 +70,7 @@ class StatusReporter:
         now = time.monotonic()
         running = pool.activities()
         current = [RequestRow(method=a.param(b"REQUEST_METHOD"), uri=status.cut(a.param(b"REQUEST_URI")),
-                              remote=a.param(b"REMOTE_ADDR"), phase=a.phase, handler=a.handler,
+                              remote=a.param(b"REMOTE_ADDR"), phase=a.note.phase, handler=a.note.handler,
                               duration=round(now - a.started, 3), thread=lane.tid)
                    for lane, a in running[: status.MAX_REQUEST_ROWS]]
         usage = resource.getrusage(resource.RUSAGE_SELF)  # microseconds, where os.times() counts clock ticks
@@ -138,7 +138,8 @@ class StatusReporter:
 
     def serve(self, request: FastCGIRequest) -> int:
         """(request thread) Answer a status page request."""
-        request.note_handler("status", "status page")
+        if request.note is not None:
+            request.note.phase, request.note.handler = "status", "status page"
         content_type, body = render(self.gather(), request.params.get(b"QUERY_STRING", b"").decode("latin-1"))
         head = (f"Status: 200 OK\r\nContent-Type: {content_type}\r\nCache-Control: no-store\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")

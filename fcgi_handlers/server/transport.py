@@ -223,18 +223,22 @@ class FastCGIRequest:
     body: Body
     sink: Sink
     after_end: List[Callable[[], None]] = field(default_factory=list, repr=False)
-    activity: Optional[Activity] = field(default=None, repr=False)
+    # Where the dispatcher writes the phase and handler now running (status page, slow log); None when untracked.
+    note: Optional[HandlerNote] = field(default=None, repr=False)
 
     def call_after_end(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once END_REQUEST is written (logging, cleanup); its exceptions are logged, never sent."""
         self.after_end.append(fn)
 
-    def note_handler(self, phase: str, handler: str) -> None:
-        """The phase and handler now running, for the status page and the slow log."""
-        activity = self.activity
-        if activity is not None:
-            activity.phase = phase
-            activity.handler = handler
+class HandlerNote:
+    """The phase and handler a request is in, written by the dispatcher. It holds nothing else, so the request object
+    that keeps it (a reference cycle the garbage collector frees later) keeps no request data alive."""
+
+    __slots__ = ("phase", "handler")
+
+    def __init__(self) -> None:
+        self.phase = ""
+        self.handler = ""
 
 
 App = Callable[[FastCGIRequest], int]
@@ -311,8 +315,8 @@ def serve(
     """
     request = build_request(conn, begun, params, spool_threshold)
     if activity is not None:
-        request.activity = activity
-        activity.request = request
+        activity.request_id, activity.sink = request.request_id, request.sink
+        request.note = activity.note
     try:
         status = _app_status(app(request))
     except ClientGone as exc:

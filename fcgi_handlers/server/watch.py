@@ -34,7 +34,7 @@ def thread_stack(ident: int) -> str:
 
 def describe(activity: Activity, now: float) -> str:
     """One line: the request, where it is, and for how long."""
-    return (f"{activity.request_line()} phase={activity.phase or '-'} handler={activity.handler or '-'} "
+    return (f"{activity.request_line()} phase={activity.note.phase or '-'} handler={activity.note.handler or '-'} "
             f"remote={activity.param(b'REMOTE_ADDR') or '-'} running {now - activity.started:.1f} s")
 
 

@@ -280,8 +280,8 @@ class Worker:
         log.error("request timeout (%g s) in worker %d: %s; %s; the worker will be replaced\n%s",
                   self.settings.request_timeout, os.getpid(), describe(activity, now),
                   done, stack.rstrip("\n"))
-        if self._access_log is not None and activity.request is not None:
-            self._access_log(activity, activity.request)  # its thread may never return to log it
+        if self._access_log is not None and activity.sink is not None:
+            self._access_log(activity)  # its thread may never return to log it
         if self.settings.workers > 1 and self._mode == RUNNING:
             # New connections wait in the shared backlog for the other workers rather than for a worker with a
             # thread lost; kept connections are served here until they are handed to the replacement.

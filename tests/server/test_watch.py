@@ -24,7 +24,7 @@ def activity() -> Iterator[Activity]:
     ours, theirs = socket.socketpair()
     made = Activity(Connection(ours, ServerConnection()), dict(PARAMS), threading.get_ident())
     made.started = 1000.0
-    made.phase, made.handler = "PythonHandler", "mod::handler"
+    made.note.phase, made.note.handler = "PythonHandler", "mod::handler"
     yield made
     ours.close()
     theirs.close()
