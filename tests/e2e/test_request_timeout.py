@@ -58,6 +58,7 @@ def test_endless_loop_gets_504_and_its_worker_is_replaced_under_load(
     assert 1.4 < answered_after < 10
     assert [r.status for r in sleepers] == [200] * 4
     report = wrk_out[0]
+    print(report)  # shown with -s: the load the timeout happened under
     requests = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
     assert requests > 50, report
     assert "Non-2xx" not in report and "Socket errors" not in report, report
