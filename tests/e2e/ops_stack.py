@@ -12,7 +12,8 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
@@ -92,6 +93,9 @@ class OpsStack:
     apache: ApacheServer
     logs: Path
     handlers: Path
+    # Each held request gets its own URI: a finished one may still show in another worker's row for up to a
+    # heartbeat, and must not be taken for the next one.
+    holds: Iterator[int] = field(default_factory=itertools.count)
 
     def get(self, path: str, timeout: float = 30.0) -> Response:
         return http_request(self.apache.port, "GET", path, timeout=timeout)
@@ -108,7 +112,7 @@ class OpsStack:
     @contextlib.contextmanager
     def holding(self, tag: str) -> Iterator[dict[str, Any]]:
         """A request held in `opsmod::hold` while the block runs; yields its row from `?json&full`."""
-        uri = f"/ops/hold?{tag}"
+        uri = f"/ops/hold?{tag}-{next(self.holds)}"
         answers: list[Response] = []
         thread = threading.Thread(target=lambda: answers.append(self.get(uri)))
         thread.start()

@@ -15,7 +15,6 @@ from e2e.ops_stack import STATUS_PATH, require_tool, start_ops_stack
 
 pytestmark = pytest.mark.e2e
 
-HELD = "/ops/hold?chromium"
 CHROMIUM_TIMEOUT = 60
 
 
@@ -62,7 +61,7 @@ def test_html_in_chromium_matches_json(tmp_path: Path, start_apache: Callable[..
     stack = start_ops_stack(tmp_path, start_apache, ["--workers", "2", "--threads", "4"])
     try:
         stack.wait_for(lambda: len(stack.status()["processes"]) == 2)
-        with stack.holding("chromium"):
+        with stack.holding("chromium") as row:
             url = f"http://127.0.0.1:{stack.apache.port}{STATUS_PATH}?html&refresh=600"
             screenshot = tmp_path / "status-page.png"
             chromium(f"--screenshot={screenshot}", "--window-size=1280,900", url, profile=tmp_path / "chromium")
@@ -85,5 +84,5 @@ def test_html_in_chromium_matches_json(tmp_path: Path, start_apache: Callable[..
     workers = cells.tables["workers"][1:]  # the first row is the header
     assert sorted(int(row["pid"]) for row in workers) == sorted(p["pid"] for p in after["processes"])
     requests = cells.tables["requests"][1:]
-    held = [row for row in requests if row.get("uri") == HELD]
+    held = [r for r in requests if r.get("uri") == row["uri"]]
     assert len(held) == 1 and held[0]["handler"] == "opsmod::hold" and 0 < float(held[0]["duration"]) < 60

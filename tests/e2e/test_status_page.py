@@ -13,9 +13,6 @@ from e2e.ops_stack import STATUS_PATH, OpsStack, start_ops_stack
 
 pytestmark = pytest.mark.e2e
 
-HELD = "/ops/hold?status"
-
-
 @pytest.fixture(scope="module")
 def shared_stack(tmp_path_factory: pytest.TempPathFactory, apache_factory: ApacheFactory) -> Iterator[OpsStack]:
     """One daemon and Apache for the module: every test holds its own request in flight."""
@@ -67,7 +64,7 @@ def test_plain_text_is_the_default(stack: OpsStack, held: dict[str, Any]) -> Non
     assert int(fields["in flight"]) >= 2 and int(fields["workers"]) == 2
     assert "request: GET" not in response.text  # one row per request only with ?full
     full = stack.get(f"{STATUS_PATH}?full").text
-    assert f"request: GET {HELD} phase=PythonHandler handler=opsmod::hold" in full
+    assert f"request: GET {held['uri']} phase=PythonHandler handler=opsmod::hold" in full
     assert full.count("\npid:") == 2
 
 
@@ -87,7 +84,7 @@ def test_html_refreshes_itself(stack: OpsStack, held: dict[str, Any]) -> None:
     response = stack.get(f"{STATUS_PATH}?html&refresh=7")
     assert response.status == 200 and response.header("Content-Type") == "text/html; charset=utf-8"
     assert '<meta http-equiv="refresh" content="7">' in response.text
-    assert f'<td data-field="uri">{HELD}</td>' in response.text
+    assert f'<td data-field="uri">{held["uri"]}</td>' in response.text
     assert response.text.count('<tr class="worker">') == 2
 
 
