@@ -84,7 +84,8 @@ def make_app(config: Config) -> App:
         if request.role == FCGI_AUTHORIZER:
             handle_authorizer(dispatcher, params, request.sink, after_end=request.call_after_end)
         else:
-            dispatcher.handle(params, request.body, request.sink, after_end=request.call_after_end)
+            dispatcher.handle(params, request.body, request.sink, after_end=request.call_after_end,
+                              note=request.note)
         return 0
 
     return app

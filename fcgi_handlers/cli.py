@@ -1,4 +1,4 @@
-"""The `fcgi-handlers` command: serve, apache-config, demo, ping, conformance.
+"""The `fcgi-handlers` command: serve, apache-config, demo, ping, status, conformance.
 
 Each subcommand is a thin function over a library call, so the tests drive the same code paths as a user's shell.
 Exit codes: 0 success, 1 failure (a ping that got no answer), 2 bad usage or configuration.
@@ -157,6 +157,8 @@ def _settings(cfg: config.Config, run_as: Optional[RunAs], owner: Optional[int],
         graceful_timeout=cfg.graceful_timeout, max_params_size=cfg.max_params_size,
         stdin_spool_threshold=cfg.spool_threshold, max_requests=cfg.max_requests,
         log_level="debug" if cfg.debug else "info",
+        status_path=cfg.status_path or "", slowlog_timeout=cfg.slowlog_timeout, slowlog=cfg.slowlog or "",
+        request_timeout=cfg.request_timeout, access_log=cfg.access_log or "",
     )
 
 
@@ -206,6 +208,28 @@ def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
             found: argparse.ArgumentParser = action.choices[name]
             return found
     raise KeyError(name)
+
+
+def _status(args: argparse.Namespace) -> int:
+    """The status page straight from the daemon over FastCGI, without Apache (as `cgi-fcgi` is used with php-fpm)."""
+    from fcgi_handlers.client import fcgi_request
+
+    query = "&".join(name for name in ("json", "openmetrics", "full") if getattr(args, name))
+    uri = args.path + (f"?{query}" if query else "")
+    params = {"REQUEST_METHOD": "GET", "REQUEST_URI": uri, "SCRIPT_NAME": args.path, "QUERY_STRING": query}
+    try:
+        result = fcgi_request(args.address, params, timeout=args.timeout)
+    except (OSError, ValueError) as exc:
+        print(f"status {args.address}: no FastCGI answer: {exc}", file=sys.stderr)
+        return 1
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    if not head.startswith(b"Status: 200"):
+        first = head.split(b"\r\n", 1)[0].decode("latin-1")
+        print(f"status {args.address}: {args.path} answered {first!r}: is the daemon run with --status-path "
+              f"{args.path}?", file=sys.stderr)
+        return 1
+    sys.stdout.write(body.decode("utf-8", "replace"))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how long to wait for the answer")
     ping.add_argument("-q", "--quiet", action="store_true")
     ping.set_defaults(func=_ping)
+
+    status = commands.add_parser("status", help="print the daemon's status page, asked over FastCGI (no Apache)")
+    status.add_argument("address", type=checked(_address, "address"), nargs="?", default="127.0.0.1:9000",
+                        help="HOST:PORT or unix:PATH")
+    status.add_argument("--path", type=checked(_url_path, "path"), default="/fh-status",
+                        help="the daemon's --status-path")
+    status.add_argument("--json", action="store_true", help="JSON instead of plain text")
+    status.add_argument("--openmetrics", action="store_true", help="Prometheus/OpenMetrics text")
+    status.add_argument("--full", action="store_true", help="one row per worker and per request in flight")
+    status.add_argument("--timeout", type=checked(_positive_float, "seconds"), default=5.0, metavar="SECS",
+                        help="how long to wait for the answer")
+    status.set_defaults(func=_status)
     return parser
 
 

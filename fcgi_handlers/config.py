@@ -165,6 +165,56 @@ SETTINGS: tuple[Setting, ...] = (
             "request bodies past this many bytes are spooled to a temporary file", "BYTES"),
 )
 
+
+def _url_path(value: Any) -> Optional[str]:
+    text = _optional_str(value)
+    if text is not None and not text.startswith("/"):
+        raise ValueError("expected a URL path starting with /")
+    return text
+
+
+def _seconds_or_off(value: Any) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError("must be 0 (off) or more")
+    return number
+
+
+def _append_file(value: Any) -> Optional[str]:
+    """A log file the daemon can append to (created if missing), so a typo fails at start, not in every worker."""
+    text = _optional_str(value)
+    if text is None or text == "-":
+        return text
+    path = os.path.abspath(os.path.expanduser(text))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+    except OSError as exc:
+        raise ValueError(f"cannot append to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _slowlog_file(value: Any) -> Optional[str]:
+    if _optional_str(value) == "-":
+        raise ValueError("expected a file (without --slowlog, entries go to the daemon's log)")
+    return _append_file(value)
+
+
+# Operations: status page, slow log, request timeout, access log (README "Operations").
+SETTINGS += (
+    Setting("status_path", "--status-path", _url_path, None,
+            "URL path the daemon answers with its status page (?json, ?openmetrics, ?html, ?full); off by default",
+            "PATH"),
+    Setting("slowlog_timeout", "--slowlog-timeout", _seconds_or_off, 0.0,
+            "log the Python stack of a request still running after this many seconds (0: off)", "SECS"),
+    Setting("slowlog", "--slowlog", _slowlog_file, None,
+            "file the slow-log entries are appended to (default: the daemon's log)", "FILE"),
+    Setting("request_timeout", "--request-timeout", _seconds_or_off, 0.0,
+            "answer 504 for a request running this long and replace its worker (0: never)", "SECS"),
+    Setting("access_log", "--access-log", _append_file, None,
+            "one line per request (combined format, duration, pid) to FILE, or - for stdout; off by default",
+            "FILE"),
+)
+
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 

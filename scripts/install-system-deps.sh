@@ -7,7 +7,8 @@ set -euo pipefail
 # package installs as pure Python.
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
       docker.io docker-compose debootstrap gcc libc6-dev python3-dev
-      redis-server)   # RedisSession's tests start their own redis-server on a free loopback port
+      redis-server    # RedisSession's tests start their own redis-server on a free loopback port
+      chromium)       # headless, for the status page's ?html test
 # The README's system install makes a virtualenv with Debian's python3 (which refuses pip installs, PEP 668).
 PKGS+=(python3-venv)
 # --bench adds the FastCGI peers benchmarks/bench.py measures the daemon against (php-fpm, uWSGI, a C responder on

@@ -22,7 +22,9 @@ outside the allowed directories) fails the request with 500 and a log line namin
 
 from __future__ import annotations
 
+import logging
 import os
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,8 +34,8 @@ from urllib.parse import quote
 
 from ..request.connection import Cleanup, LogFunc
 from ..request.context import current_request
-from ..request.constants import (APLOG_ERR, APLOG_NOTICE, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR,
-                                 HTTP_MOVED_PERMANENTLY, OK, effective_status)
+from ..request.constants import (APLOG_ERR, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR, HTTP_MOVED_PERMANENTLY, OK,
+                                 effective_status)
 from ..request.exceptions import InvalidResponseHeader
 from ..request.params import PathMode
 from ..request.request import BodyStream, Request
@@ -41,11 +43,15 @@ from ..request.response import Response
 from .chain import run_chain
 from .directives import DIRECTORY_SLASH_PARAM, DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
-from .handler_request import DaemonSink, HandlerEntry, HandlerRequest, RequestLog, redirect_params
+from .handler_request import DaemonSink, HandlerEntry, HandlerNote, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
 from .namespaces import MAIN_INTERPRETER, Namespaces
 from .phases import CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker, phases_at
 from .static import serve_declined
+
+# Handler failures and module imports also go to the daemon's own log: Apache logs every FCGI_STDERR line at level
+# error, one line per traceback line, which suits neither an import notice nor a search for a failure.
+log = logging.getLogger("fcgi_handlers.dispatch")
 
 # The results of an early phase that let the request go on to the next phase (Apache's hook semantics).
 _PHASE_GOES_ON = frozenset({OK, DECLINED})
@@ -104,14 +110,17 @@ class Dispatcher:
 
     # --- entry points -----------------------------------------------------------------------------------------------
     def handle(self, params: Mapping[str, str], body: Optional[BodyStream], sink: DaemonSink, *,
-               log: Optional[LogFunc] = None, after_end: Optional[AfterEnd] = None) -> None:
+               log: Optional[LogFunc] = None, after_end: Optional[AfterEnd] = None,
+               note: Optional[HandlerNote] = None) -> None:
         """Serve one FastCGI responder request: directives from `params`, response to `sink`; the work after the
-        response is handed to `after_end` when given, else done before returning."""
+        response is handed to `after_end` when given, else done before returning; `note` gets the phase and
+        handler as each handler starts."""
         route = RequestLog(sink)
         params = apache_auth_view(params)
         directives, failure = self.directives(params)
         req = self.make_request(params, body, Response(sink, params.get("REQUEST_METHOD") == "HEAD"), directives,
                                 log=log or route)
+        req.fcgi_note = note
         if failure is not None:
             req.log_error(str(failure), APLOG_ERR)
             self.send_error(req, failure.status)
@@ -286,13 +295,16 @@ class Dispatcher:
         def on_handler(spec: HandlerSpec) -> None:
             directory = spec.directory if spec.directory is not None else directives.directory
             req.fcgi_handler = (spec.text, int(spec.silent), directory)  # req.hlist follows it
+            note = req.fcgi_note
+            if note is not None:
+                note.phase, note.handler = phase.directive, spec.text
 
         def import_module(spec: HandlerSpec) -> ModuleType:
-            log = (lambda text: req.log_error(text, APLOG_NOTICE)) if directives.debug else None
+            # mod_python's "(Re)importing" notice: the daemon's log at info (Apache would log it as an error).
             path = None
             if spec.directory is not None:
                 path = (spec.directory,) + (directives.python_path or loader.roots)
-            return loader.import_module(spec.module, autoreload=directives.autoreload, log=log, path=path)
+            return loader.import_module(spec.module, autoreload=directives.autoreload, log=log.info, path=path)
 
         def report(failed_phase: Phase, spec: Optional[HandlerSpec], exc: BaseException) -> int:
             return self._report(req, directives, failed_phase, spec, exc)
@@ -322,6 +334,8 @@ class Dispatcher:
         handler = spec.text if spec is not None else "N/A"
         for line in log_lines(phase.directive, handler, exc):
             req.log_error(line, APLOG_ERR)
+        log.error("%s %s: %s %s failed\n%s", req.method, req.unparsed_uri, phase.directive, handler,
+                  "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n"))
         status = exc.status if isinstance(exc, DispatchError) else HTTP_INTERNAL_SERVER_ERROR
         response = req.fcgi_response
         if not directives.debug or response.finished or response.aborted:
@@ -352,6 +366,7 @@ class Dispatcher:
         target = self.make_request(redirect_params(req.fcgi_params, uri), req.fcgi_body, response, directives,
                                    log=req.fcgi_log, pool=req.fcgi_cleanups)
         target.fcgi_set("prev", req)
+        target.fcgi_note = req.fcgi_note
         target.fcgi_depth = req.fcgi_depth + 1
         req.fcgi_set("next", target)
         token = current_request.set(target)

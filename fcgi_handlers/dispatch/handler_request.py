@@ -45,6 +45,13 @@ class DaemonSink(Protocol):
     def stderr(self, data: bytes) -> None: ...
 
 
+class HandlerNote(Protocol):
+    """Where the server wants the phase and handler now running (its status page and slow log)."""
+
+    phase: str
+    handler: str
+
+
 class RequestLog:
     """A request's log function: each message one line of FCGI_STDERR (Apache logs it at level error).
 
@@ -132,6 +139,7 @@ class HandlerRequest(Request):
         # The running handler as (handler text, silent, directory): req.hlist is made from it when read.
         self.fcgi_handler: Optional[tuple[str, int, Optional[str]]] = None
         self.fcgi_directives: Any = None
+        self.fcgi_note: Optional[HandlerNote] = None  # gets the phase and handler as each starts (server status)
         self.fcgi_log: LogFunc = log or default_log
         self._redirector = redirector
         self._credentials = credentials

@@ -1,9 +1,10 @@
 """Arbiter: binds the listening sockets once, forks the workers, and keeps their number right; it knows no FastCGI.
 
 Signal handlers only append to ``signal_queue`` (and wake the loop through ``signal.set_wakeup_fd``); the loop then
-runs one method per signal, reaps exited workers, reads their control channels (boot notices, heartbeats, handed-over
-connections), kills the wedged ones and tops the pool up. Each step is a public method, so tests drive the arbiter by
-appending to the queue and calling ``tick()``.
+runs one method per signal, reaps exited workers, reads their control channels (boot notices, heartbeats with status
+rows, status queries, handed-over connections), kills the wedged ones and tops the pool up. Under systemd it reports
+READY, RELOADING and STOPPING (systemd.py). Each step is a public method, so tests drive the arbiter by appending to
+the queue and calling ``tick()``.
 
 | signal            | method                      | effect                                                    |
 |-------------------|-----------------------------|-----------------------------------------------------------|
@@ -33,11 +34,12 @@ import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from . import control
+from . import control, systemd
+from .scoreboard import Scoreboard
 from .settings import Settings
-from .sockets import BindError, Listener, bind
+from .sockets import BindError, Listener, open_listeners
 from .transport import App
 from .worker import Worker
 
@@ -109,6 +111,9 @@ class Arbiter:
         self._wake_r, self._wake_w = socket.socketpair()
         self._saved_handlers: Dict[int, _Handler] = {}
         self._saved_wakeup_fd = -1
+        self.scoreboard = Scoreboard(settings.threads)
+        self._systemd = systemd.Notifier()
+        self._ready_generation: Optional[int] = None  # the generation systemd was last told READY for
         self._signal_methods: Dict[int, Callable[[], None]] = {
             signal.SIGTERM: self.stop,
             signal.SIGINT: self.interrupt,
@@ -138,14 +143,9 @@ class Arbiter:
         return 0
 
     def start(self) -> None:
-        """Bind every address and install the signal handlers (when called from the main thread)."""
-        try:
-            for address in self.settings.addresses:
-                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode,
-                                           self.settings.socket_owner, self.settings.socket_group))
-        except BaseException:
-            self._close_listeners()
-            raise
+        """Open the listening sockets (or take systemd's) and install the signal handlers (from the main thread)."""
+        self.listeners = open_listeners(self.settings.addresses, self.settings.backlog, self.settings.socket_mode,
+                                        self.settings.socket_owner, self.settings.socket_group)
         for listener in self.listeners:
             log.info("listening at %s", listener.bound)
         self._wake_r.setblocking(False)
@@ -216,6 +216,7 @@ class Arbiter:
         log.info("stopping: %d workers finish their requests (at most %.0f s)", len(self.workers),
                  self.settings.graceful_timeout)
         self.stopping = True
+        self._systemd.stopping()
         self._stop_deadline = time.monotonic() + self.settings.graceful_timeout + KILL_MARGIN
         self._close_listeners()
         self._close_held()
@@ -225,6 +226,7 @@ class Arbiter:
     def halt(self) -> None:
         """Immediate stop: SIGKILL every worker."""
         log.warning("halting: killing %d workers", len(self.workers))
+        self._systemd.stopping()
         self.stopping = True
         self._stop_deadline = time.monotonic()
         self._close_listeners()
@@ -239,6 +241,7 @@ class Arbiter:
         self._newest_generation += 1
         self.generation = self._newest_generation
         log.info("reloading: starting generation %d (%d workers)", self.generation, self.num_workers)
+        self._systemd.reloading()
         self._next_spawn = 0.0
 
     def increment(self) -> None:
@@ -265,6 +268,7 @@ class Arbiter:
         # Read what it sent before exiting: closing the channel with a HANDOFF unread would close those connections.
         self._on_channel(handle)
         handle.channel.close()
+        self.scoreboard.exited(handle.pid)
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         if handle.kill_reason:
             cause += f" ({handle.kill_reason})"
@@ -286,6 +290,7 @@ class Arbiter:
             # A reload whose new code cannot boot: keep the generation that works, retire the new one.
             log.error("reload abandoned: generation %d keeps serving", max(older))
             self.generation = max(older)
+            self._ready_generation = None  # systemd waits for READY=1 after RELOADING=1 either way
             return
         self._boot_failures += 1
         delay = min(BOOT_BACKOFF_FIRST * 2 ** (self._boot_failures - 1), BOOT_BACKOFF_MAX)
@@ -329,6 +334,9 @@ class Arbiter:
             if handle.retired_at is None and (handle.leaving or handle.generation != self.generation):
                 log.info("retiring worker %d (generation %d)", handle.pid, handle.generation)
                 self._tell(handle, control.RETIRE)
+        if self._ready_generation != self.generation:
+            self._ready_generation = self.generation
+            self._systemd.ready(f"serving: {len(current)} workers of generation {self.generation}")
 
     def _current(self) -> List[WorkerHandle]:
         return [
@@ -408,18 +416,37 @@ class Arbiter:
                 except KeyError:
                     pass  # end of stream seen before
                 return
-            kind, fds = message
+            kind, fds, payload = message
             handle.last_seen = time.monotonic()
             if kind == control.BOOTED:
                 handle.booted = True
                 self._boot_failures = 0
+            elif kind == control.HEARTBEAT:
+                self.scoreboard.update(handle.pid, payload)
+            elif kind == control.QUERY:
+                self._answer_query(handle, payload)
             elif kind == control.RECYCLE:
+                if not handle.leaving:
+                    self.scoreboard.recycled += 1
                 handle.leaving = True
             elif kind == control.HANDOFF:
                 self._held.extend(fds)
                 log.debug("worker %d handed over %d connections", handle.pid, len(fds))
-            elif kind != control.HEARTBEAT:
+            else:
                 log.warning("unknown message %r from worker %d", kind, handle.pid)
+
+    def _answer_query(self, handle: WorkerHandle, payload: bytes) -> None:
+        """A worker serves the status page: answer with the whole daemon (scoreboard.py)."""
+        answer = self.scoreboard.answer(handle.pid, payload, self.processes(), self.listeners)
+        try:
+            if answer is not None:
+                control.send(handle.channel, control.REPLY, payload=answer, timeout=0)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot answer the status query of worker %d: %s", handle.pid, exc)
+
+    def processes(self) -> List[Tuple[int, int]]:
+        """(pid, generation) of every worker, oldest first."""
+        return [(w.pid, w.generation) for w in sorted(self.workers.values(), key=lambda w: w.started)]
 
     def _forward_held(self) -> None:
         """Give handed-over connections to booted workers of the current generation, spread evenly."""

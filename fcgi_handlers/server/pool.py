@@ -20,7 +20,8 @@ Ownership is arbitrated by ``Connection.state`` under one small lock: IDLE (arme
 LINGER (armed, draining a half-closed socket), SETTLING (the worker's main thread decides). A thread may have taken
 an event for a socket that the main thread has meanwhile handed over or closed: it finds the state changed (or the
 descriptor gone from the table) and does nothing, having read nothing, so the bytes stay in the kernel for the new
-owner. The main thread (``worker.py``) never reads a connection; it settles connections while the worker stops.
+owner. The main thread (``worker.py``) never reads a connection; it settles connections while the worker stops, and
+reads each thread's current request (``activities()``, activity.py) for the status page and the request watch.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..protocol import ParamsReceived, RequestBegun, ServerConnection
 from . import sockets
 from .sockets import Listener
+from .activity import Activity
 from .transport import BUSY, IDLE, LINGER, SETTLING, App, Connection, serve, stdin_outstanding
 
 log = logging.getLogger(__name__)
@@ -59,15 +61,20 @@ CPU_BOUND_TICKS = 10
 RUNNING, STOPPING, RETIRING = "running", "stopping", "retiring"
 
 
-class _Lane:
-    """What the watchdog sees of one thread: whether it is serving an event, and which one (a counter)."""
+Finished = Callable[[Activity], None]  # called by the request thread after each request (access log)
 
-    __slots__ = ("seq", "busy", "tid")
+class _Lane:
+    """What the main thread sees of a request thread: whether it serves an event, which one (for the watchdog), and
+    its request (status page, slow log, request timeout)."""
+
+    __slots__ = ("seq", "busy", "tid", "ident", "activity")
 
     def __init__(self) -> None:
         self.seq = 0
         self.busy = False
         self.tid = threading.get_native_id()
+        self.ident = threading.get_ident()
+        self.activity: Optional[Activity] = None
 
 
 def _runnable(tid: int) -> bool:
@@ -88,7 +95,7 @@ class EventPool:
 
     def __init__(
         self, app: App, threads: int, spool_threshold: int, new_protocol: Callable[[], ServerConnection],
-        wake: Callable[[], None], max_requests: int,
+        wake: Callable[[], None], max_requests: int, finished: Optional[Finished] = None, track: bool = True,
     ) -> None:
         self._app = app
         self._threads = threads
@@ -96,6 +103,12 @@ class EventPool:
         self._new_protocol = new_protocol
         self._wake = wake  # tells the main thread something needs it (only off the hot path)
         self._max_requests = max_requests
+        self._finished = finished
+        self._track = track  # publish each request on its lane (status page, slow log, timeout, access log)
+        self._lanes: List[_Lane] = []
+        self.accepted = 0  # changed only under the lock
+        self.max_busy = 0  # sampled by the main thread (activities), as php-fpm samples its scoreboard
+        self._abandoned: Dict[int, Connection] = {}  # held by a thread past request_timeout: not waited for
         self._epoll = select.epoll()
         self._lock = threading.Lock()
         self._conns: Dict[int, Connection] = {}  # every open connection, whatever its state
@@ -166,6 +179,12 @@ class EventPool:
             self._arm(conn, IDLE)
         return None
 
+    def pause_accepting(self, until: float) -> None:
+        """Accept no connection before ``until`` (``math.inf``: never again; kept connections are still served)."""
+        with self._lock:
+            self.paused_until = until
+            self._set_accepting(False)
+
     def resume_accepting(self, now: float) -> None:
         """(main) End an accept pause once it has run out."""
         if self._accepting or now < self.paused_until:
@@ -190,14 +209,27 @@ class EventPool:
         return nearest
 
     def drained(self) -> bool:
-        """(main) No connection left and no callback running."""
+        """(main) No connection left (but those abandoned to a request past its timeout) and no callback running."""
         with self._lock:
-            return not self._conns and not self._callbacks
+            return not self._callbacks and all(fd in self._abandoned for fd in self._conns)
 
-    def counts(self) -> Tuple[int, int]:
-        """(main) (connections in a request, all connections), for log lines."""
+    def abandon(self, activity: Activity) -> None:
+        """(main) A request past request_timeout, answered for: stopping does not wait for its thread."""
         with self._lock:
-            return sum(1 for conn in self._conns.values() if conn.state is BUSY), len(self._conns)
+            if self._conns.get(activity.conn.fd) is activity.conn:
+                self._abandoned[activity.conn.fd] = activity.conn
+
+    def activities(self) -> List[Tuple[_Lane, Activity]]:
+        """(main) Each thread in a request, with that request; raises ``max_busy`` to their number if higher."""
+        found = [(lane, activity) for lane in self._lanes for activity in (lane.activity,) if activity is not None]
+        self.max_busy = max(self.max_busy, len(found))
+        return found
+
+    def counts(self) -> Tuple[int, int, int]:
+        """(connections in a request, idle kept connections parked in the epoll, all connections)."""
+        with self._lock:
+            states = [conn.state for conn in self._conns.values()]
+        return states.count(BUSY), states.count(IDLE), len(states)
 
     # Under the lock.
 
@@ -230,6 +262,8 @@ class EventPool:
     def _forget(self, conn: Connection) -> None:
         if self._conns.get(conn.fd) is conn:
             del self._conns[conn.fd]
+        if self._abandoned.get(conn.fd) is conn:
+            del self._abandoned[conn.fd]
         self._lingering.pop(conn.fd, None)
         conn.state = SETTLING
         if conn.registered:
@@ -243,6 +277,7 @@ class EventPool:
 
     def _thread_main(self) -> None:
         lane = _Lane()
+        self._lanes.append(lane)
         poll = self._epoll.poll
         listeners = self._listeners
         leading = self._leading
@@ -264,11 +299,11 @@ class EventPool:
                             # backlog, take the next one without a trip through epoll_wait (a bounded burst, so
                             # kept connections' events wait at most that many requests).
                             burst = ACCEPT_BURST
-                            while self._on_listener(listener) and burst and self._leads(lane):
+                            while self._on_listener(listener, lane) and burst and self._leads(lane):
                                 burst -= 1
                                 lane.seq += 1  # a new request for the watchdog, not one long event
                         else:
-                            self._on_event(fd)
+                            self._on_event(fd, lane)
                     except BaseException:
                         log.exception("request thread: unexpected failure (the thread goes on)")
                     lane.busy = False
@@ -309,7 +344,7 @@ class EventPool:
         self._watched = None
         return True
 
-    def _on_listener(self, listener: Listener) -> bool:
+    def _on_listener(self, listener: Listener, lane: _Lane) -> bool:
         """Accept one connection and serve what it brought; False when there was none to accept."""
         if not self._accepting:
             return False  # stopped (or paused) after this event was queued (a plain read: the lock adds nothing)
@@ -317,9 +352,7 @@ class EventPool:
             sock = sockets.accept(listener)
         except OSError as exc:
             log.error("accept on %s failed (%s); pausing accepts for %.1f s", listener.address, exc, ACCEPT_PAUSE)
-            with self._lock:
-                self.paused_until = time.monotonic() + ACCEPT_PAUSE
-                self._set_accepting(False)
+            self.pause_accepting(time.monotonic() + ACCEPT_PAUSE)
             self._wake()
             return False
         if sock is None:
@@ -328,11 +361,12 @@ class EventPool:
         conn.state = BUSY
         with self._lock:
             self._conns[conn.fd] = conn
+            self.accepted += 1
         # Apache sends BEGIN_REQUEST and PARAMS right after connecting: they are usually here already.
-        self._serve_connection(conn)
+        self._serve_connection(conn, lane)
         return True
 
-    def _on_event(self, fd: int) -> None:
+    def _on_event(self, fd: int, lane: _Lane) -> None:
         with self._lock:
             conn = self._conns.get(fd)
             if conn is None:
@@ -344,9 +378,9 @@ class EventPool:
         if state is LINGER:
             self._drain_lingering(conn)
         else:
-            self._serve_connection(conn)
+            self._serve_connection(conn, lane)
 
-    def _serve_connection(self, conn: Connection) -> None:
+    def _serve_connection(self, conn: Connection, lane: _Lane) -> None:
         """Read what arrived, run every request it completes, then give the connection back or close it."""
         try:
             alive = conn.receive_nowait()
@@ -367,22 +401,30 @@ class EventPool:
             if start is None:
                 break
             served += 1
-            if not self._run(conn, start[0], start[1], served):
+            if not self._run(conn, start[0], start[1], served, lane):
                 return
         self._release(conn, served)
 
-    def _run(self, conn: Connection, begun: RequestBegun, params: ParamsReceived, served: int) -> bool:
+    def _run(self, conn: Connection, begun: RequestBegun, params: ParamsReceived, served: int, lane: _Lane) -> bool:
         """One request; True when the connection stays with this thread for the next one (kept, nothing else).
 
         ``served`` counts this request and the ones before it on this wake-up: whoever lets go of the connection
         adds them to the worker's total.
         """
+        activity = lane.activity = Activity(conn, params.params, lane.ident) if self._track else None
         try:
-            request = serve(conn, begun, params, self._app, self._spool_threshold)
+            request = serve(conn, begun, params, self._app, self._spool_threshold, activity)
         except BaseException:
             log.exception("request failed inside the server")
             self._close(conn, served)
             return False
+        finally:
+            lane.activity = None
+        if self._finished is not None and activity is not None and not activity.timed_out:  # else logged on timeout
+            try:
+                self._finished(activity)
+            except Exception:
+                log.exception("access log failed")
         # Stopping: close right after END_REQUEST, which Apache's pool check sees before it reuses the socket;
         # keeping it would let a busy pool keep the connection alive until the graceful timeout.
         keep = request.keep_conn and self.mode is not STOPPING and not conn.broken

@@ -39,6 +39,9 @@ DEFAULT_HEARTBEAT_TIMEOUT: Final = 30.0
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
+# Operations (status page, slow log, request timeout, access log) are all off by default, as php-fpm's
+# pm.status_path, request_slowlog_timeout and request_terminate_timeout are.
+
 
 def default_workers() -> int:
     """Half the CPUs, at least one: the daemon usually shares its host with Apache, whose proxy side needs about as
@@ -72,6 +75,16 @@ class Settings:
     boot_timeout: float = DEFAULT_BOOT_TIMEOUT
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     log_level: str = "info"
+    # The URL path the daemon answers with its status page itself ("" : no status page).
+    status_path: str = ""
+    # A request still running this many seconds gets one slow-log entry with its thread's stack (0: off).
+    slowlog_timeout: float = 0.0
+    # Where slow-log entries go ("": the daemon's log).
+    slowlog: str = ""
+    # A request running this long is answered 504 and its worker is replaced (0: never).
+    request_timeout: float = 0.0
+    # One line per request in Apache's combined format plus duration and pid ("": off, "-": stdout).
+    access_log: str = ""
 
     def __post_init__(self) -> None:
         if not self.addresses:
@@ -85,6 +98,11 @@ class Settings:
         for name in ("graceful_timeout", "boot_timeout", "heartbeat_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, not {getattr(self, name)!r}")
+        for name in ("slowlog_timeout", "request_timeout"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be 0 (off) or a positive number of seconds, not {getattr(self, name)!r}")
+        if self.status_path and not self.status_path.startswith("/"):
+            raise ValueError(f"status_path must be a URL path starting with '/', not {self.status_path!r}")
         if not 0 <= self.socket_mode <= 0o777:
             raise ValueError(f"socket_mode must be a permission mode like 0o660, not {self.socket_mode!r}")
         if self.log_level.lower() not in LOG_LEVELS:

@@ -18,7 +18,9 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
+
+from . import systemd
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,30 @@ class Listener:
             os.unlink(self.address.path)
 
 
+def open_listeners(addresses: Sequence[str], backlog: int, socket_mode: int, owner: Optional[int] = None,
+                   group: Optional[int] = None) -> List[Listener]:
+    """The sockets systemd passed (socket activation), else every address bound; ``BindError`` on failure, with
+    whatever was opened closed again."""
+    try:
+        inherited = systemd.listen_fds()
+    except ValueError as exc:
+        raise BindError(f"socket activation: {exc}") from exc
+    listeners: List[Listener] = []
+    try:
+        if inherited:
+            listeners = [inherit(fd) for fd in inherited]
+            log.info("serving on %d sockets passed by systemd (LISTEN_FDS); --bind is not used", len(inherited))
+        else:
+            for address in addresses:
+                listeners.append(bind(address, backlog, socket_mode, owner, group))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+            listener.remove_path()
+        raise
+    return listeners
+
+
 def bind(text: str, backlog: int, socket_mode: int, owner: Optional[int] = None,
          group: Optional[int] = None) -> Listener:
     """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used. A unix socket is
@@ -172,6 +198,29 @@ def _give(path: str, owner: Optional[int], group: Optional[int]) -> None:
         os.chown(path, -1 if owner is None else owner, -1 if group is None else group)
     except OSError as exc:
         raise BindError(exc.errno, f"cannot give {path} to uid {owner} gid {group}: {exc.strerror}") from exc
+
+
+def inherit(fd: int) -> Listener:
+    """A listening socket this process was given (systemd socket activation); ``BindError`` when ``fd`` is not a
+    listening stream socket. Its unix socket path, if any, is left alone at exit: it belongs to whoever made it."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise BindError(exc.errno, f"inherited descriptor {fd} is not a socket: {exc.strerror or exc}") from exc
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        if sock.type != socket.SOCK_STREAM or not listening:
+            raise BindError(errno.EINVAL, f"inherited descriptor {fd} is not a listening stream socket")
+        sock.setblocking(False)
+        if sock.family == socket.AF_UNIX:
+            name = sock.getsockname()
+            path = name if isinstance(name, str) and name else "@abstract"
+            return Listener(Address(path=path), sock)
+        host, port = sock.getsockname()[:2]
+        return Listener(Address(host=host, port=port), sock)
+    except BaseException:
+        sock.detach()  # not ours to close: the caller reports the error and exits
+        raise
 
 
 def _clear_stale_path(path: str) -> None:

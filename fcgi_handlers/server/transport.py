@@ -19,8 +19,9 @@ import _socket
 import collections
 import logging
 import socket
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Final, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, Final, List, Optional, Tuple
 
 from ..protocol import (
     FCGI_AUTHORIZER,
@@ -35,6 +36,9 @@ from ..protocol import (
 )
 from .body import Body
 from .errors import ClientGone
+
+if TYPE_CHECKING:
+    from .activity import Activity
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,8 @@ RECV_SIZE = 65536
 class Connection:
     """An accepted socket, its protocol state, and the events read but not yet consumed."""
 
-    __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun")
+    __slots__ = ("sock", "proto", "events", "fd", "broken", "state", "registered", "deadline", "_begun", "lock",
+                 "taken")
 
     def __init__(self, sock: _socket.socket, proto: ServerConnection) -> None:
         self.sock = sock
@@ -70,6 +75,10 @@ class Connection:
         self.registered = False  # in the pool's epoll
         self.deadline = 0.0  # when lingering ends
         self._begun: Optional[RequestBegun] = None
+        # Writes are serialized with the worker's main thread, which answers for a request past request_timeout
+        # (``activity.answer_timed_out``); after that ``taken`` is set and the request thread can no longer write.
+        self.lock = threading.Lock()
+        self.taken = False
 
     @property
     def idle(self) -> bool:
@@ -103,9 +112,14 @@ class Connection:
             self.send(out)
 
     def send(self, data: bytes) -> None:
-        """One ``sendall``; ``ClientGone`` if the peer has gone."""
+        """One ``sendall``; ``ClientGone`` if the peer has gone or the request was answered for."""
         try:
-            self.sock.sendall(data)
+            with self.lock:
+                if self.taken:
+                    raise ClientGone("the worker answered this request already (request timeout)")
+                self.sock.sendall(data)
+        except ClientGone:
+            raise
         except OSError as exc:
             self.broken = True
             raise ClientGone(exc.errno, f"connection lost while writing: {exc.strerror or exc}") from exc
@@ -150,18 +164,23 @@ class Sink:
     goes out in the same single write as END_REQUEST (mod_python's ``req.write(s, 0)``; log lines on stderr).
     """
 
-    __slots__ = ("_conn", "_request_id", "_pending", "wrote_stdout")
+    __slots__ = ("_conn", "_request_id", "_pending", "wrote_stdout", "head", "stdout_bytes")
 
     def __init__(self, conn: Connection, request_id: int) -> None:
         self._conn = conn
         self._request_id = request_id
         self._pending: List[bytes] = []
         self.wrote_stdout = False
+        self.head = b""  # the first stdout chunk: where the access log finds the status and the header block's end
+        self.stdout_bytes = 0
 
     def stdout(self, data: bytes, flush: bool = True) -> None:
         """Send ``data`` as FCGI_STDOUT (nothing for b"": an empty record would end the stream)."""
         if data:
-            self.wrote_stdout = True
+            if not self.wrote_stdout:
+                self.wrote_stdout = True
+                self.head = data if len(data) <= 4096 else bytes(data[:4096])
+            self.stdout_bytes += len(data)
             self._out(self._conn.proto.send_stdout(self._request_id, data), flush)
 
     def stderr(self, data: bytes, flush: bool = True) -> None:
@@ -170,7 +189,7 @@ class Sink:
             self._out(self._conn.proto.send_stderr(self._request_id, data), flush)
 
     def _out(self, framed: bytes, flush: bool) -> None:
-        if self._conn.broken:
+        if self._conn.broken or self._conn.taken:
             raise ClientGone("connection already lost")
         if not flush:
             self._pending.append(framed)
@@ -202,10 +221,22 @@ class FastCGIRequest:
     body: Body
     sink: Sink
     after_end: List[Callable[[], None]] = field(default_factory=list, repr=False)
+    # Where the dispatcher writes the phase and handler now running (status page, slow log); None when untracked.
+    note: Optional[HandlerNote] = field(default=None, repr=False)
 
     def call_after_end(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once END_REQUEST is written (logging, cleanup); its exceptions are logged, never sent."""
         self.after_end.append(fn)
+
+class HandlerNote:
+    """The phase and handler a request is in, written by the dispatcher. It holds nothing else, so the request object
+    that keeps it (a reference cycle the garbage collector frees later) keeps no request data alive."""
+
+    __slots__ = ("phase", "handler")
+
+    def __init__(self) -> None:
+        self.phase = ""
+        self.handler = ""
 
 
 App = Callable[[FastCGIRequest], int]
@@ -272,7 +303,8 @@ class _StdinSource:
 
 
 def serve(
-    conn: Connection, begun: RequestBegun, params: ParamsReceived, app: App, spool_threshold: int
+    conn: Connection, begun: RequestBegun, params: ParamsReceived, app: App, spool_threshold: int,
+    activity: Optional[Activity] = None,
 ) -> FastCGIRequest:
     """Run one request through ``app`` and end it; afterwards ``conn.broken`` tells whether the socket is usable.
 
@@ -280,6 +312,9 @@ def serve(
     writing, Apache gets a bare 500 instead of an empty 200.
     """
     request = build_request(conn, begun, params, spool_threshold)
+    if activity is not None:
+        activity.request_id, activity.sink = request.request_id, request.sink
+        request.note = activity.note
     try:
         status = _app_status(app(request))
     except ClientGone as gone:

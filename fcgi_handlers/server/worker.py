@@ -14,8 +14,11 @@ thread of their worker is busy. (A new connection wakes one thread in each worke
 handful of workers that costs less than the alternatives, SO_REUSEPORT per worker or the arbiter passing accepted
 sockets, which would also complicate the hand-over.)
 
-The main thread owns signals, the control channel to the arbiter, heartbeats, the end of accept pauses and of
-lingering closes, stopping, and the watchdog that lets another thread lead while a request runs long. Stopping
+The main thread owns signals, the control channel to the arbiter, heartbeats (each carries the worker's status row,
+reporting.py), the end of accept pauses and of lingering closes, stopping, the watchdog that lets another thread lead
+while a request runs long, and the request watch (watch.py): slow-log entries, and for a request past
+``request_timeout`` a 504 sent for it and a RECYCLE to the arbiter, which starts a replacement before this worker
+retires (as after ``max_requests``), so no request waits for a boot. Stopping
 (SIGTERM or STOP from the arbiter): stop accepting, finish the requests in flight and close their connections right
 after END_REQUEST, close idle connections (serving one whose next request has already arrived), exit 0, all bounded
 by ``graceful_timeout``. Unlike flup, a pool that keeps sending cannot hold the worker open. Retiring (RETIRE, on a
@@ -31,6 +34,7 @@ from __future__ import annotations
 import _socket
 import atexit
 import logging
+import math
 import os
 import selectors
 import signal
@@ -41,10 +45,14 @@ from typing import Callable, List, NoReturn, Optional, Sequence
 
 from ..protocol import FCGI_AUTHORIZER, FCGI_RESPONDER, ServerConnection
 from . import control, identity, sockets
+from .accesslog import AccessLog
 from .pool import RETIRING, RUNNING, STOPPING, EventPool
+from .reporting import StatusReporter
 from .settings import Settings
 from .sockets import Listener
+from .activity import Activity, answer_timed_out
 from .transport import App, Connection
+from .watch import RequestWatch, describe, thread_stack
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,10 @@ class Worker:
         self._next_linger: Optional[float] = None
         self._roles = frozenset({FCGI_RESPONDER, FCGI_AUTHORIZER})
         self._capacity = settings.workers * settings.threads
+        self._watch = RequestWatch(settings.slowlog_timeout, settings.request_timeout, settings.slowlog)
+        self._next_check: Optional[float] = None
+        self._reporter = StatusReporter(channel, self._watch, generation, settings.threads, settings.status_path)
+        self._access_log: Optional[AccessLog] = None
 
     def run(self) -> NoReturn:
         """Boot, serve until told to stop, and exit the process (never raises, never returns).
@@ -128,14 +140,20 @@ class Worker:
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._selector.register(self._channel, selectors.EVENT_READ, self._on_channel)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        self._pool = EventPool(app, self.settings.threads, self.settings.stdin_spool_threshold, self._new_protocol,
-                               self._wake, self.settings.max_requests)
+        self._access_log = AccessLog(self.settings.access_log) if self.settings.access_log else None
+        # With every operations feature off, requests are not published to the main thread at all (no cost).
+        track = bool(self.settings.status_path or self._watch.active or self._access_log)
+        self._pool = EventPool(self._reporter.wrap(app), self.settings.threads, self.settings.stdin_spool_threshold,
+                               self._new_protocol, self._wake, self.settings.max_requests, self._access_log, track)
+        self._reporter.attach(self._pool)
         self._pool.start(self._listeners)
         control.send(self._channel, control.BOOTED)
         log.info("worker %d (generation %d) booted with %d threads",
                  os.getpid(), self.generation, self.settings.threads)
         reason = self._loop(self._pool)
         log.info("worker %d (generation %d) exiting: %s", os.getpid(), self.generation, reason)
+        self._beat(time.monotonic())  # the final counts, which the arbiter adds to the pool's totals
+        self._watch.close()
         return control.EXIT_OK
 
     def _new_protocol(self) -> ServerConnection:
@@ -193,6 +211,10 @@ class Worker:
             now = time.monotonic()
             if pool.watch():
                 watching_until = now + WATCH_LINGER
+            if self._watch.active:
+                self._check_requests(pool, now)
+            else:
+                pool.activities()  # samples max_busy
             if self._signalled is not None and self._mode != STOPPING:
                 self._begin_stop(pool, handoff=False, why=self._signalled)
             if now - self._last_beat >= HEARTBEAT_INTERVAL:
@@ -207,7 +229,7 @@ class Worker:
                     return (f"{self._mode} done after {pool.served} requests, "
                             f"{self._handed_over} connections handed over")
                 if now >= self._deadline:
-                    busy, _ = pool.counts()
+                    busy, _, _ = pool.counts()
                     log.warning("worker %d: graceful timeout (%.0f s) with %d requests still running",
                                 os.getpid(), self.settings.graceful_timeout, busy)
                     return f"graceful timeout, {busy} requests abandoned"
@@ -220,12 +242,14 @@ class Worker:
             until = min(until, self._next_linger)
         if pool.paused_until > now:
             until = min(until, pool.paused_until)
+        if self._next_check is not None:
+            until = min(until, self._next_check)
         return max(0.0, until - now)
 
     def _beat(self, now: float) -> None:
         self._last_beat = now
         try:
-            control.send(self._channel, control.HEARTBEAT, timeout=0)
+            control.send(self._channel, control.HEARTBEAT, timeout=0, payload=self._reporter.heartbeat())
         except BlockingIOError:
             pass  # the arbiter is behind on reading; it will see the next one
         except OSError:
@@ -235,13 +259,41 @@ class Worker:
         limit = self.settings.max_requests
         if not limit or pool.served < limit or self._recycle_sent or self._mode != RUNNING:
             return
-        self._recycle_sent = True
         log.info("worker %d served %d requests (max_requests); asking to be replaced", os.getpid(), pool.served)
+        self._ask_replacement(pool, "max_requests")
+
+    def _ask_replacement(self, pool: EventPool, why: str) -> None:
+        """Have the arbiter start a replacement, then retire this worker (handing its kept connections over)."""
+        if self._recycle_sent or self._mode != RUNNING:
+            return
+        self._recycle_sent = True
         try:
             control.send(self._channel, control.RECYCLE)
         except OSError as exc:
             log.warning("cannot ask the arbiter for a replacement (%s); stopping", exc)
-            self._begin_stop(pool, handoff=False, why="max_requests")
+            self._begin_stop(pool, handoff=False, why=why)
+
+    def _check_requests(self, pool: EventPool, now: float) -> None:
+        """The slow log and the request timeout (watch.py); a timed-out request is answered here and this worker
+        is replaced: its thread may never come back."""
+        timed_out, self._next_check = self._watch.check([a for _, a in pool.activities()], now)
+        for activity in timed_out:
+            self._time_out(pool, activity, now)
+
+    def _time_out(self, pool: EventPool, activity: Activity, now: float) -> None:
+        stack = thread_stack(activity.thread)
+        done = answer_timed_out(activity)
+        pool.abandon(activity)
+        log.error("request timeout (%g s) in worker %d: %s; %s; the worker will be replaced\n%s",
+                  self.settings.request_timeout, os.getpid(), describe(activity, now),
+                  done, stack.rstrip("\n"))
+        if self._access_log is not None and activity.sink is not None:
+            self._access_log(activity)  # its thread may never return to log it
+        if self.settings.workers > 1 and self._mode == RUNNING:
+            # New connections wait in the shared backlog for the other workers rather than for a worker with a
+            # thread lost; kept connections are served here until they are handed to the replacement.
+            pool.pause_accepting(math.inf)
+        self._ask_replacement(pool, "request timeout")
 
     # Control channel, stop and hand-off.
 
@@ -260,13 +312,15 @@ class Worker:
                 self._selector.unregister(self._channel)
                 self._begin_stop(pool, handoff=False, why="the arbiter is gone")
                 return
-            kind, fds = message
+            kind, fds, payload = message
             if kind == control.STOP:
                 self._begin_stop(pool, handoff=False, why="told to stop")
             elif kind == control.RETIRE:
                 self._begin_stop(pool, handoff=True, why="told to retire")
             elif kind == control.HANDOFF:
                 self._adopt(pool, fds)
+            elif kind == control.REPLY:
+                self._reporter.deliver(payload)
             else:
                 log.warning("unknown control message %r", kind)
                 for fd in fds:
@@ -279,7 +333,7 @@ class Worker:
             self._deadline = time.monotonic() + self.settings.graceful_timeout
         self._mode = RETIRING if handoff else STOPPING
         idle = pool.set_mode(self._mode)
-        busy, _ = pool.counts()
+        busy, _, _ = pool.counts()
         log.info(
             "worker %d %s (%s): %d requests in flight, %d idle connections to %s",
             os.getpid(), self._mode, why, busy, len(idle), "hand over" if handoff else "close",

@@ -4,6 +4,7 @@ block and body), through the real request layer and a fake sink."""
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 
 import pytest
@@ -48,7 +49,8 @@ def debug_body(result: Result, directive: str, handler_text: str) -> str:
     return html.unescape(inner)
 
 
-def test_exception_before_output_debug_on(harness: Harness) -> None:
+def test_exception_before_output_debug_on(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fcgi_handlers.dispatch")
     result = run(harness, handler('raise ValueError("boom <tag> & stuff")'), debug=True)
     assert result.head == "Status: 500 Internal Server Error\r\nContent-Type: text/html"
     name = result.handler
@@ -57,10 +59,27 @@ def test_exception_before_output_debug_on(harness: Harness) -> None:
     module_file = name.split("::")[0] + ".py"
     assert f'{module_file}", line ' in traceback_text and ", in handler\n" in traceback_text
     assert b"ValueError: boom &lt;tag&gt; &amp; stuff\n\n</pre>\n" in result.body
-    # PythonDebug also logs the import notice; then the traceback, line by line with the handler's name.
-    assert result.log[0] == f"mod_python: (Re)importing module '{name.split('::')[0]}'"
-    assert result.log[1] == f"PythonHandler {name}: Traceback (most recent call last):"
+    # Apache's log gets the traceback, line by line with the handler's name; the import notice goes to the
+    # daemon's log at info (Apache would log it at level error, like every FCGI_STDERR line).
+    assert result.log[0] == f"PythonHandler {name}: Traceback (most recent call last):"
     assert result.log[-1] == f"PythonHandler {name}: ValueError: boom <tag> & stuff"
+    imports = [r for r in caplog.records if "(Re)importing" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in imports] == [
+        (logging.INFO, f"mod_python: (Re)importing module '{name.split('::')[0]}'")]
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_handler_error_is_one_entry_in_the_daemons_log(harness: Harness, caplog: pytest.LogCaptureFixture,
+                                                        debug: bool) -> None:
+    caplog.set_level(logging.INFO, logger="fcgi_handlers.dispatch")
+    result = run(harness, handler('raise ValueError("boom")'), debug=debug)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    message = errors[0].getMessage()
+    first, _, rest = message.partition("\n")
+    assert first == f"GET /app/page: PythonHandler {result.handler} failed"
+    assert rest.startswith("Traceback (most recent call last):\n")
+    assert ", in handler\n" in rest and rest.endswith("ValueError: boom")
 
 
 def test_exception_before_output_debug_off(harness: Harness) -> None:

@@ -169,3 +169,18 @@ def test_wedged_worker_is_killed_after_missing_heartbeats(
     assert any(f"killing worker {wedged}" in r.getMessage() and "no heartbeat" in r.getMessage()
                for r in caplog.records)
     assert int(body_of(fcgi_request(_address(arbiter), {"SCRIPT_NAME": "/pid"}))) != wedged
+
+
+def test_gather_keeps_the_counts_of_a_recycled_worker(make_arbiter: ArbiterFactory) -> None:
+    """Status rows come with heartbeats; a worker replaced after max_requests leaves its counts in the totals."""
+    arbiter = make_arbiter(workers=1, max_requests=3)
+    tick_until(arbiter, lambda: len(booted(arbiter)) == 1)
+    first = booted(arbiter)[0]
+    for _ in range(3):
+        assert body_of(fcgi_request(_address(arbiter), {"SCRIPT_NAME": "/hello"})) == b"Hello World"
+    tick_until(arbiter, lambda: first not in arbiter.workers and len(booted(arbiter)) == 1)
+    tick_until(arbiter, lambda: set(arbiter.scoreboard.rows) == set(arbiter.workers))
+    status = arbiter.scoreboard.gather(arbiter.processes(), arbiter.listeners)
+    assert status.recycled == 1 and status.past.requests == 3 and status.requests == 3
+    assert [row.pid for row in status.workers] == booted(arbiter) and status.workers[0].requests == 0
+    assert status.pid == os.getpid() and status.queues[0].limit == 1024 and status.queues[0].queued == 0

@@ -17,7 +17,7 @@ import pytest
 
 from fcgi_handlers.protocol import FCGI_RESPONDER, ClientConnection, ServerConnection, StdoutReceived
 from fcgi_handlers.server import FastCGIRequest
-from fcgi_handlers.server.pool import RETIRING, RUNNING, STOPPING, EventPool
+from fcgi_handlers.server.pool import RETIRING, RUNNING, STOPPING, EventPool, _Lane
 from fcgi_handlers.server.transport import BUSY, SETTLING, Connection
 
 Made = Tuple[EventPool, List[int]]
@@ -87,7 +87,7 @@ def test_a_stale_event_for_a_handed_over_connection_reads_nothing(make_pool: Cal
         taken = pool.set_mode(RETIRING)
         assert taken == [conn] and conn.state is SETTLING
         pool.detach(conn)
-        pool._on_event(conn.fd)  # a thread that had dequeued the event before the hand-over
+        pool._on_event(conn.fd, _Lane())  # a thread that had dequeued the event before the hand-over
         waiting = ours.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         assert waiting == request_bytes("/a")  # every byte stays in the kernel for the new owner
         apache.setblocking(False)
