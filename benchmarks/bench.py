@@ -7,7 +7,9 @@ the goals apply to these rows) and over TCP (the `-tcp` rows, reported beside th
 same handler under real mod_python (its own prefork Apache: mod_python and mod_wsgi refuse to share one); a WSGI
 hello under mod_wsgi daemon mode (`processes=2 threads=15`, the anchor every ratio is taken against); the same WSGI
 hello under flup's threaded FastCGI server behind mod_proxy_fcgi (one connection per request: flup pins a thread per
-kept connection, reference/apache-fastcgi.md §0); and a static file. Each target is checked for
+kept connection, reference/apache-fastcgi.md §0); the same WSGI hello served by the daemon itself (`serve --wsgi`,
+the engine of the `fcgi_handlers.flup` drop-in, TCP with a connection per request as the flup row); and a static
+file. Each target is checked for
 a 200 "Hello World!" before wrk runs, then warmed up. The targets are measured in interleaved rounds (all of them,
 then all again), and each reports its median round: a machine that slows down for a while (other tenants of a
 virtual machine) then costs every target alike instead of whichever one ran at the time.
@@ -41,7 +43,7 @@ from e2e.harness import (HANDLERS_DIR, HELLO, ApacheFactory, ApacheServer, Manag
 from fcgi_handlers.apacheconf import Backend, section, worker_block  # noqa: E402
 
 DAEMON_TARGETS = ("daemon-reuse", "daemon-plain", "daemon-reuse-tcp", "daemon-plain-tcp")
-TARGETS = (*DAEMON_TARGETS, "mod_python", "mod_wsgi", "flup", "static")
+TARGETS = (*DAEMON_TARGETS, "mod_python", "mod_wsgi", "flup", "daemon-wsgi", "static")
 ANCHOR = "mod_wsgi"
 # (target, anchor, minimum ratio): the daemon must keep up with mod_wsgi daemon mode and clearly beat flup. The goal
 # is on the unix socket rows (mod_wsgi's own transport); the TCP rows are reported against the same bars.
@@ -135,11 +137,21 @@ def daemon_blocks(port: int, unix_path: str) -> list[str]:
     return blocks
 
 
+def start_wsgi_daemon(port: int, log_dir: Path, python: Optional[str]) -> ManagedProcess:
+    """`fcgi-handlers serve --wsgi` serving WSGI_HELLO (the daemon-wsgi row), logging into its own directory."""
+    app_dir = log_dir / "daemon-wsgi"
+    app_dir.mkdir()
+    (app_dir / "hello_wsgi.py").write_text(WSGI_HELLO)
+    return start_daemon(port, app_dir, handlers_dir=app_dir, extra_args=["--wsgi", "hello_wsgi:application"],
+                        python=python)
+
+
 def start_event_apache(factory: ApacheFactory, targets: set[str], daemon_port: int, unix_path: str,
-                       flup_port: int) -> ApacheServer:
+                       flup_port: int, wsgi_port: int) -> ApacheServer:
     """The Apache for everything but mod_python: daemon routes, flup, mod_wsgi daemon mode, the static file."""
     blocks = daemon_blocks(daemon_port, unix_path) if targets & set(DAEMON_TARGETS) else []
     blocks.append(section("Location", "/flup/", [f'ProxyPass "{Backend(port=flup_port).worker_url()}"']))
+    blocks.append(section("Location", "/daemon-wsgi/", [f'ProxyPass "{Backend(port=wsgi_port).worker_url()}"']))
     global_lines = [
         'WSGISocketPrefix "@RUN_DIR@/wsgi"',
         "WSGIDaemonProcess hello processes=2 threads=15 display-name=bench-wsgi",
@@ -168,7 +180,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     unix_path = str(socket_dir / "daemon.sock")
     backends: list[ManagedProcess] = []
     try:
-        daemon_port, flup_port = free_port(), free_port()
+        daemon_port, flup_port, wsgi_port = free_port(), free_port(), free_port()
         if targets & set(DAEMON_TARGETS):
             extra = ["--bind", f"unix:{unix_path}", "--socket-mode", "0666", *shlex.split(args.daemon_args)]
             try:
@@ -178,9 +190,12 @@ def run(args: argparse.Namespace) -> list[Result]:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
         if "flup" in targets:
             backends.append(start_flup(flup_port, log_dir, "hello", python=args.python))
-        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port)
+        if "daemon-wsgi" in targets:
+            backends.append(start_wsgi_daemon(wsgi_port, log_dir, args.python))
+        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port, wsgi_port)
         where = {**{name: (event, f"/{name}/") for name in DAEMON_TARGETS}, "mod_wsgi": (event, "/wsgi"),
-                 "flup": (event, "/flup/"), "static": (event, "/static/hello.txt")}
+                 "flup": (event, "/flup/"), "daemon-wsgi": (event, "/daemon-wsgi/"),
+                 "static": (event, "/static/hello.txt")}
         if "mod_python" in targets:  # its own prefork Apache, idle while the others are measured
             where["mod_python"] = (start_mod_python_apache(factory), "/mp/")
         order = [t for t in TARGETS if t in targets and t in where and t not in results]

@@ -23,6 +23,9 @@ from typing import Optional, Tuple, Union
 log = logging.getLogger(__name__)
 
 UNIX_PREFIX = "unix:"
+# An already listening socket handed over as a file descriptor: `fd:0` is FastCGI's FCGI_LISTENSOCK_FILENO, the
+# socket a web server (mod_fcgid, spawn-fcgi) passes as the child's stdin (FastCGI spec §2.2).
+FD_PREFIX = "fd:"
 
 # Whether an accepted socket inherits the listener's O_NONBLOCK: not on Linux (accept(2)), yes on the BSDs.
 _ACCEPT_INHERITS_NONBLOCK = not sys.platform.startswith("linux")
@@ -44,19 +47,28 @@ class Address:
     host: str = ""
     port: int = 0
     path: str = ""
+    fd: int = -1
 
     @property
     def is_unix(self) -> bool:
         return bool(self.path)
 
     def __str__(self) -> str:
+        if self.fd >= 0:
+            return f"{FD_PREFIX}{self.fd}"
         if self.is_unix:
             return UNIX_PREFIX + self.path
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def parse_address(text: str) -> Address:
-    """``"host:port"``, ``"[v6]:port"`` or ``"unix:/path"`` (``unix:///path`` too, as Apache accepts since 2.4.50)."""
+    """``"host:port"``, ``"[v6]:port"``, ``"unix:/path"`` (``unix:///path`` too, as Apache accepts since 2.4.50) or
+    ``"fd:N"`` (an inherited listening socket)."""
+    if text.startswith(FD_PREFIX):
+        number = text[len(FD_PREFIX):]
+        if not number.isdigit():
+            raise BindError(f"bind address {text!r}: fd: needs a file descriptor number")
+        return Address(fd=int(number))
     if text.startswith(UNIX_PREFIX):
         path = text[len(UNIX_PREFIX):]
         if path.startswith("//"):
@@ -83,7 +95,7 @@ class Listener:
     @property
     def bound(self) -> Address:
         """The address actually bound (the real port when 0 was asked for)."""
-        if self.address.is_unix:
+        if self.address.is_unix or self.address.fd >= 0:
             return self.address
         name: Tuple[str, int] = self.sock.getsockname()[:2]
         return Address(host=name[0], port=name[1])
@@ -115,6 +127,8 @@ def bind(text: str, backlog: int, socket_mode: int) -> Listener:
     """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used."""
     address = parse_address(text)
     try:
+        if address.fd >= 0:
+            return _inherit(address)
         if address.is_unix:
             return _bind_unix(address, backlog, socket_mode)
         return _bind_tcp(address, backlog)
@@ -157,6 +171,19 @@ def _bind_unix(address: Address, backlog: int, socket_mode: int) -> Listener:
         sock.close()
         raise
     return Listener(address, sock, (st.st_dev, st.st_ino, st.st_ctime_ns))
+
+
+def _inherit(address: Address) -> Listener:
+    """Take over a listening socket this process was started with; it is someone else's to bind and unlink."""
+    sock = socket.socket(fileno=address.fd)
+    try:
+        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            raise BindError(errno.EINVAL, f"{address} is not a listening stream socket")
+        sock.setblocking(False)
+    except BaseException:
+        sock.detach()   # not ours to close: the descriptor stays as it was given
+        raise
+    return Listener(address, sock)
 
 
 def _clear_stale_path(path: str) -> None:
