@@ -4,8 +4,8 @@ into a fresh virtualenv and passes unit tests there, importing the installed pac
 The copy keeps the build's scratch files (`build/`, `*.egg-info`) out of the checkout; the fresh venvs see neither the
 checkout nor this run's venv, so a module missing from the package, an undeclared dependency or a wrong
 `requires-python` fails here. The unit tests copied beside each venv are tests/request (the request layer alone);
-the installed `fcgi-handlers` command is exercised too. Needs PyPI for the build backend and the runtime
-dependencies, as `pip install` does.
+the installed `fcgi-handlers` command and the pytest plugin (loaded through its `pytest11` entry point) are
+exercised too. Needs PyPI for the build backend and the runtime dependencies, as `pip install` does.
 """
 from __future__ import annotations
 
@@ -53,10 +53,13 @@ def test_the_sdist_holds_the_sources_and_the_wheel_the_packages(dist: Path) -> N
     import zipfile
 
     wheel = zipfile.ZipFile(one(dist, "*.whl")).namelist()
-    assert "fcgi_handlers/wsgi/gateway.py" in wheel and "mod_python/apache.py" in wheel
+    assert "fcgi_handlers/testing/plugin.py" in wheel and "mod_python/apache.py" in wheel
+    entry_points = next(name for name in wheel if name.endswith(".dist-info/entry_points.txt"))
     metadata = next(name for name in wheel if name.endswith(".dist-info/METADATA"))
     with zipfile.ZipFile(one(dist, "*.whl")) as archive:
+        points = archive.read(entry_points).decode()
         meta = archive.read(metadata).decode()
+    assert "[pytest11]" in points and "fcgi_handlers = fcgi_handlers.testing.plugin" in points
     assert "Requires-Python: >=3.10" in meta
     assert "Requires-Dist: tomli>=1.1; python_version < \"3.11\"" in meta
     sdist = tarfile.open(one(dist, "*.tar.gz")).getnames()
@@ -81,3 +84,6 @@ def test_installed_into_a_fresh_venv_the_unit_tests_pass(dist: Path, tmp_path: P
     output = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tests), "-c",
                   str(tests / "pytest.ini"), str(tests / "request")], tests, INSTALL_TIMEOUT)
     assert " passed" in output and "failed" not in output
+    fixtures = run([python, "-m", "pytest", "--fixtures", "-p", "no:cacheprovider", "-c", str(tests / "pytest.ini"),
+                    str(tests / "request")], tests, INSTALL_TIMEOUT)
+    assert "mp_client" in fixtures and "httpd" in fixtures   # the plugin, loaded from the installed entry point

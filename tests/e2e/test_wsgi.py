@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 from e2e.harness import ApacheServer, ManagedProcess, free_port, python_env
-from fcgi_handlers.apacheconf import Backend
+from fcgi_handlers.apache import Backend
 
 pytestmark = pytest.mark.e2e
 
