@@ -103,3 +103,17 @@ def test_the_example_project_passes_as_the_readme_runs_it() -> None:
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=example,
                             capture_output=True, text=True, timeout=300, env=env, check=False)
     assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("ci, outcome", [("", "1 skipped"), ("true", "1 error")])
+def test_without_apache_httpd_skips_with_the_apt_command_or_fails_under_ci(project: Path, ci: str,
+                                                                         outcome: str) -> None:
+    # A conftest that makes the plugin see no apache2 binary, as on a machine without it.
+    (project / "conftest.py").write_text("import fcgi_handlers.testing.server as server\n"
+                                         "server.missing_apache = lambda *modules: ['/usr/sbin/apache2']\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CI": ci}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rsf", "-k",
+                             "through_apache"], cwd=project, capture_output=True, text=True, timeout=300, env=env,
+                            check=False)
+    assert outcome in result.stdout, result.stdout
+    assert "install with: sudo apt-get install -y apache2" in result.stdout
