@@ -17,6 +17,7 @@ The constructor takes flup's arguments with flup's meaning; `run()` serves the a
   (the pool is fixed-size). `multiplexed` is accepted: Apache never multiplexes requests on one connection.
 - `debug=True` puts the traceback into the 500 page. `roles` must include FCGI_RESPONDER; other roles get a 500.
 - SIGHUP starts a new generation of workers (the daemon's reload) instead of returning from `run()`.
+- FCGI_WEB_SERVER_ADDRS (flup's allow-list of web server addresses) is not read: bind to loopback or a unix socket.
 
 The environ follows flup's conventions (CGI variables from the params, `wsgi.*`), except that PATH_INFO is never cut
 from the raw REQUEST_URI by length (see `fcgi_handlers.wsgi.environ`). Unknown keyword arguments raise TypeError, as

@@ -10,11 +10,14 @@ import importlib
 import importlib.util
 import os
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from fcgi_handlers.server import App, FastCGIRequest
 
 from .gateway import WSGIApp, run_app
+
+if TYPE_CHECKING:
+    from fcgi_handlers.config import Config
 
 __all__ = ["AppSpecError", "WSGIApp", "check_app_spec", "load_app", "make_wsgi_app", "parse_app_spec", "run_app"]
 
@@ -74,7 +77,7 @@ def load_app(spec: str, paths: Sequence[str] = ()) -> WSGIApp:
     return app
 
 
-def make_wsgi_app(config: Any) -> App:
+def make_wsgi_app(config: Config) -> App:
     """The per-request function for `serve --wsgi`: the app imported in this worker, run per request."""
     wsgi_app = load_app(config.wsgi, config.path)
     multithread, multiprocess, debug = config.threads > 1, config.workers > 1, bool(config.debug)
