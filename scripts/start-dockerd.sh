@@ -112,6 +112,12 @@ start() {
       sleep 1
       pid="$(pgrep -P "$pid" -x dockerd || echo "$pid")"
     fi
+    # Until the background shell has exec'd setsid and setsid dockerd, the PID's name is not dockerd yet; on a
+    # loaded machine that takes a while, and recorded_pid() would take it for a daemon that already exited.
+    for _ in $(seq 1 100); do
+      [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = dockerd ] || [ ! -d "/proc/$pid" ] && break
+      sleep 0.1
+    done
     echo "$pid" > "$DOCKERD_PIDFILE"
     echo "start-dockerd: started dockerd $pid (log: $DOCKERD_LOG)" >&2
   fi
