@@ -83,7 +83,8 @@ class Client:
         self.responses: list[Response] = []
         self.dispatcher = Dispatcher(DispatchSettings(paths=(str(self.handler_dir),)))
         self._previous_state = runtime._state
-        runtime.install(runtime.WorkerState(loader=self.dispatcher.loader, child_cleanups=self.dispatcher.child_cleanups,
+        runtime.install(runtime.WorkerState(loader=self.dispatcher.loader,
+                                            child_cleanups=self.dispatcher.child_cleanups,
                                             namespaces=self.dispatcher.namespaces))
 
     def close(self) -> None:

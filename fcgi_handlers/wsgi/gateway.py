@@ -2,10 +2,11 @@
 
 Rule: the application's status and headers are checked when it passes them to `start_response` and are sent, as
 the CGI header block FastCGI responders write, together with the first non-empty body chunk (or at the end for an
-empty body: no Content-Length is made up, as a HEAD answer must not get 0), so an application that fails before producing output still gets a clean 500. After that, a failure can
-only be logged and the response cut short. Every failure writes one line with its cause to FastCGI stderr (Apache's
-error log); the traceback goes there too, and into the 500 page only with `debug`. The iterable's `close()` is always
-called (PEP 3333). A body of exactly one chunk without Content-Length gets one, as flup and mod_wsgi add it.
+empty body, with no Content-Length made up: a HEAD answer must not say 0), so an application that fails before
+producing output still gets a clean 500. After that, a failure can only be logged and the response cut short.
+Every failure writes one line with its cause to FastCGI stderr (Apache's error log); the traceback goes there too,
+and into the 500 page only with `debug`. The iterable's `close()` is always called (PEP 3333). A body of exactly one
+chunk without Content-Length gets one, as flup gives it.
 """
 from __future__ import annotations
 
