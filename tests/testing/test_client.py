@@ -111,3 +111,33 @@ def test_the_block_can_come_from_a_file(tmp_path: Path, handlers: Path) -> None:
         assert client.get("/app/").status == 200
     with pytest.raises(ConfigError, match="cannot read"):
         Client(handlers, block=tmp_path / "missing.conf")
+
+
+GUARDED = '''
+from mod_python import apache
+
+def authenhandler(req):
+    password = req.get_basic_auth_pw()
+    return apache.OK if (req.user, password) == ("ada", "secret") else apache.HTTP_UNAUTHORIZED
+
+def handler(req):
+    req.content_type = "text/plain"
+    req.write("hello %s" % req.user)
+    return apache.OK
+'''
+
+
+def test_auth_handlers_of_the_block_run_in_process(tmp_path: Path) -> None:
+    import base64
+
+    (tmp_path / "guarded.py").write_text(GUARDED)
+    block = ('<Location "/private/">\n  SetHandler mod_python\n  AuthType Basic\n  AuthName "Private"\n'
+             '  Require valid-user\n  PythonAuthenHandler guarded\n  PythonHandler guarded\n</Location>')
+
+    def basic(credentials: bytes) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+    with Client(tmp_path, block=block) as client:
+        assert client.get("/private/").status == 401
+        assert client.get("/private/", headers=basic(b"ada:wrong")).status == 401
+        allowed = client.get("/private/", headers=basic(b"ada:secret"))
+        assert (allowed.status, allowed.text) == (200, "hello ada")
