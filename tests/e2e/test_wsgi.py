@@ -9,12 +9,13 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
-from e2e.harness import ApacheServer, ManagedProcess, free_port, python_env
+from e2e.harness import ApacheServer, ManagedProcess, free_port, make_run_dir, python_env, remove_run_dir
 from fcgi_handlers.apache import Backend
 
 pytestmark = pytest.mark.e2e
@@ -136,3 +137,43 @@ def test_flups_example_script_runs_with_only_the_import_line_changed(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_flup_style_unix_socket_with_umask_through_apache(
+        app_dir: Path, tmp_path: Path, start_apache: Callable[..., ApacheServer]) -> None:
+    """`WSGIServer(app, bindAddress=PATH, umask=0o000)`: the socket Apache's children (www-data) connect to."""
+    run_dir = make_run_dir("flup-unix")   # world-traversable, unlike pytest's tmp_path under root
+    socket_path = run_dir / "app.sock"
+    (app_dir / "serve_unix.py").write_text(
+        "from fcgi_handlers.flup import WSGIServer\n"
+        "from myapplication import app\n"
+        f"WSGIServer(app, bindAddress={str(socket_path)!r}, umask=0o000,\n"
+        "           environ={'from.server': 'extra'}).run()\n")
+    env = python_env()
+    env["PYTHONPATH"] = f"{app_dir}:{env['PYTHONPATH']}"
+    log = tmp_path / "unix.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(app_dir / "serve_unix.py")], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=app_dir, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not socket_path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert socket_path.exists(), log.read_text()
+        assert socket_path.stat().st_mode & 0o777 == 0o777
+        backend = Backend(socket=str(socket_path))
+        block = f'<Location "/wsgi/">\n ProxyPass "{backend.worker_url()}"\n</Location>'
+        apache = start_apache([block], backend=backend)
+        response = apache.get("/wsgi/x")
+        assert response.status == 200, (response.text, log.read_text())
+        assert json.loads(response.body)["extra"] == "extra"   # flup's environ= argument
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(15) == 0, log.read_text()
+            assert not socket_path.exists()   # the daemon removes the socket it created
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            remove_run_dir(run_dir)
