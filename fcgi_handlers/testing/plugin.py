@@ -81,15 +81,17 @@ def fh_httpd_server(fh_handler_dir: Path, fh_config: Union[str, Path], fh_agains
     """The session's Apache (+ daemon); started on first use, stopped at the end of the session."""
     from fcgi_handlers.apache.runner import HttpdError
 
+    from .blocks import ConfigError
     from .server import Against, HttpdServer, missing
 
     against: Against = "mod_python" if fh_against == "mod_python" else "daemon"
     reason = missing(against)
     if reason:
         _unavailable(reason)
-    server = HttpdServer(fh_handler_dir, fh_config, against=against)
     try:
-        server.start()
+        server = HttpdServer(fh_handler_dir, fh_config, against=against).start()
+    except ConfigError as exc:
+        pytest.fail(f"fcgi_handlers: {exc}", pytrace=False)
     except HttpdError as exc:
         pytest.fail(f"fcgi_handlers httpd could not start:\n{exc}", pytrace=False)
     yield server
@@ -120,9 +122,13 @@ def mp_client(request: pytest.FixtureRequest, fh_handler_dir: Path, fh_config: U
         _track(request, remote)
         yield remote
         return
+    from .blocks import ConfigError
     from .client import Client
 
-    client = Client(fh_handler_dir, block=fh_config)
+    try:
+        client = Client(fh_handler_dir, block=fh_config)
+    except (ConfigError, ValueError) as exc:
+        pytest.fail(f"fcgi_handlers: {exc}", pytrace=False)
     _track(request, client)
     try:
         yield client

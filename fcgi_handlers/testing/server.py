@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
+from fcgi_handlers.apache import Backend, mod_python_block_to_daemon, split_arguments
 from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, ApacheFactory, ApacheServer, ManagedProcess, curl_command,
                                          free_port, make_run_dir, missing_apache, readable_by_apache,
                                          remove_run_dir, start_daemon)
 
-from .blocks import read_config, split_sections
+from .blocks import ConfigError, read_config, split_sections
 from .response import CookieJar, Data, FileSpec, HeaderInput, Headers, Response, encode_body, header_pairs
 
 Against = Literal["daemon", "mod_python"]
@@ -97,6 +97,12 @@ class HttpdServer:
 
     def _start_mod_python(self) -> None:
         assert self._run_dir is not None
+        for section in self.sections:
+            words = split_arguments(section.strip().splitlines()[0].strip()[1:-1])
+            if words[0].lower() == "directory" and len(words) == 2 and Path(words[1]).is_dir() \
+                    and not readable_by_apache(Path(words[1])):
+                raise ConfigError(f"<Directory {words[1]}>: Apache's children (www-data) cannot read it; mod_python "
+                                  "runs inside them, so make it world-readable (o+rx) to test it with mod_python")
         handlers = self.handler_dir
         if not readable_by_apache(handlers):
             # mod_python imports inside Apache's children (www-data): give them a readable copy.

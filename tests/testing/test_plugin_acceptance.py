@@ -117,3 +117,14 @@ def test_without_apache_httpd_skips_with_the_apt_command_or_fails_under_ci(proje
                             check=False)
     assert outcome in result.stdout, result.stdout
     assert "install with: sudo apt-get install -y apache2" in result.stdout
+
+
+def test_a_configuration_mistake_is_one_line_not_a_traceback(project: Path) -> None:
+    (project / "mod_python.conf").write_text("PythonHandler shout\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-k", "in_process"],
+                            cwd=project, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 1
+    assert "fcgi_handlers: line 1: 'PythonHandler shout' is outside a <Location> or <Directory> section" in \
+        result.stdout, result.stdout
+    assert "Traceback" not in result.stdout and "blocks.py" not in result.stdout
