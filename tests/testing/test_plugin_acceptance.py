@@ -93,15 +93,16 @@ def test_without_configuration_the_error_says_what_to_set(project: Path) -> None
     assert "set fh_handler_dir in the pytest ini file" in result.stdout + result.stderr
 
 
-def test_the_example_project_passes_as_the_readme_runs_it() -> None:
-    """`cd examples/pytest-project && pytest`: the README's complete example."""
-    reason = missing("daemon")
+@pytest.mark.parametrize("against", ["daemon", "mod_python"])
+def test_the_example_project_passes_as_the_readme_runs_it(against: str) -> None:
+    """`cd examples/pytest-project && ../../.venv/bin/python -m pytest [--fh-against=mod_python]` (the README)."""
+    reason = missing("mod_python" if against == "mod_python" else "daemon")
     if reason:
         pytest.skip(reason) if not os.environ.get("CI") else pytest.fail(reason)
     example = Path(__file__).resolve().parents[2] / "examples" / "pytest-project"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=example,
-                            capture_output=True, text=True, timeout=300, env=env, check=False)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--fh-against={against}"],
+                            cwd=example, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout + result.stderr
 
 
