@@ -5,7 +5,9 @@ The copy keeps the build's scratch files (`build/`, `*.egg-info`) out of the che
 checkout nor this run's venv, so a module missing from the package, an undeclared dependency or a wrong
 `requires-python` fails here. The unit tests copied beside each venv are tests/request (the request layer alone);
 the installed `fcgi-handlers` command and the pytest plugin (loaded through its `pytest11` entry point) are
-exercised too. Needs PyPI for the build backend and the runtime dependencies, as `pip install` does.
+exercised too. The builds are pure Python (FCGI_HANDLERS_PURE=1): compiling with mypyc twice would cost minutes, and
+the compiled modules have tests of their own. Needs PyPI for the build backend and the runtime dependencies, as
+`pip install` does.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ INSTALL_TIMEOUT = 300
 
 def run(argv: list[str], cwd: Path, timeout: float) -> str:
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
-                            env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                                 "FCGI_HANDLERS_PURE": "1"})
     assert result.returncode == 0, f"{' '.join(argv)} exited {result.returncode}:\n{result.stdout[-3000:]}\n" \
                                    f"{result.stderr[-3000:]}"
     return result.stdout
