@@ -14,7 +14,7 @@ import atexit
 import sys
 from typing import Any
 
-from fcgi_handlers.dispatch import runtime
+from fcgi_handlers.dispatch import runtime, stderr
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
@@ -40,6 +40,7 @@ def make_app(config: Any) -> Any:
     runtime.install(runtime.WorkerState(loader=dispatcher.loader, workers=config.workers, threads=config.threads,
                                         child_cleanups=dispatcher.child_cleanups, namespaces=dispatcher.namespaces))
     atexit.register(runtime.run_child_cleanups)
+    stderr.capture()  # handler code's sys.stderr writes go to the request's error log, as under mod_python
     runtime.run_imports(getattr(config, "imports", None) or (), dispatcher.namespaces)
     defaults = _defaults(config)
 

@@ -18,8 +18,8 @@ Where the application is mounted (SCRIPT_NAME; PATH_INFO is the rest of `req.uri
 SCRIPT_NAME/PATH_INFO come from Apache's decoded path, never from the raw REQUEST_URI by length (flup's mangling).
 
 Environ: the CGI variables and request headers (`add_common_vars` + `add_cgi_vars`), `HTTP_AUTHORIZATION` when
-Apache passed it, and the `wsgi.*` keys: `wsgi.input` reads the request body, `wsgi.errors` writes lines to Apache's
-error log for this request, `wsgi.url_scheme` follows HTTPS, `wsgi.multithread` and `wsgi.multiprocess` are True
+Apache passed it, and the `wsgi.*` keys: `wsgi.input` is the request (it reads the body), `wsgi.errors` is
+`sys.stderr`, which writes lines to Apache's error log for this request (outside a worker: a stream that does), `wsgi.url_scheme` follows HTTPS, `wsgi.multithread` and `wsgi.multiprocess` are True
 (threads in worker processes), `wsgi.run_once` False, `wsgi.file_wrapper` is `FileWrapper`. Values are native
 strings as PEP 3333 asks: the bytes Apache sent, read as Latin-1 (mod_python passed UTF-8-decoded text).
 `start_response` follows PEP 3333: headers are held back until the first non-empty body chunk (or the end),
@@ -29,10 +29,12 @@ as it comes (PEP 3333 forbids delaying a block) and the iterable's `close()` is 
 
 from __future__ import annotations
 
+import sys
 import threading
 from types import TracebackType
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
+from fcgi_handlers.dispatch.stderr import RequestStderr
 from fcgi_handlers.request.exceptions import SERVER_RETURN
 from mod_python import _pages, apache
 
@@ -95,29 +97,6 @@ class ErrorStream:
             self._pending = ""
 
 
-class InputStream:
-    """`wsgi.input`: the request body (read, readline, readlines, iteration)."""
-
-    def __init__(self, req: Any) -> None:
-        self._req = req
-
-    def read(self, size: int = -1) -> bytes:
-        return bytes(self._req.read(-1 if size is None else size))
-
-    def readline(self, size: int = -1) -> bytes:
-        return bytes(self._req.readline(-1 if size is None else size))
-
-    def readlines(self, hint: int = -1) -> List[bytes]:
-        return list(self._req.readlines(max(hint or 0, 0)))
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
-
-
 class FileWrapper:
     """`wsgi.file_wrapper`: iterates a file-like object in blocks and closes it when the response ends."""
 
@@ -147,7 +126,10 @@ def environ(req: Any, script_name: str, path_info: str) -> Dict[str, Any]:
     env.setdefault("QUERY_STRING", "")
     https = env.get("HTTPS", "off").lower()
     env.update({
-        "wsgi.version": (1, 0), "wsgi.input": InputStream(req), "wsgi.errors": ErrorStream(req),
+        # As in mod_python: the request itself is the input (it reads, and iterates as PEP 3333 asks) and the errors
+        # stream is sys.stderr, which a worker points at the request's error log (dispatch.stderr).
+        "wsgi.version": (1, 0), "wsgi.input": req,
+        "wsgi.errors": sys.stderr if isinstance(sys.stderr, RequestStderr) else ErrorStream(req),
         "wsgi.url_scheme": "https" if https not in ("", "off") else "http",
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
         "wsgi.file_wrapper": FileWrapper,

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
-from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LIST_SEPARATOR,
-                                   LOCATION_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
-from ..dispatch.phases import PHASES
+from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, DIRECTORY_SLASH_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE,
+                                   LIST_SEPARATOR, LOCATION_PARAM, NO_SETHANDLER_PARAM, REQUIRE_PREFIX,
+                                   SERVER_NAME_PARAM, SERVER_SCOPE_PREFIX, STRING_DIRECTIVES)
+from ..dispatch.phases import PHASES, Placement
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
 
@@ -38,7 +39,18 @@ _UNSUPPORTED = {
 # Phase handlers allowed in a directory-level block; the server-level ones are in _UNSUPPORTED.
 _PHASE_DIRECTIVES = tuple(phase.directive for phase in PHASES if phase.directive.lower() not in _UNSUPPORTED)
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
+# Phase handlers mod_python runs for every request of a block, whatever its handler: a block with one of these and
+# no `SetHandler mod_python` still goes to the daemon (NO_SETHANDLER_PARAM says the handler is Apache's own).
+_EVERY_REQUEST_PHASES = frozenset(phase.directive for phase in PHASES
+                                  if phase.placement not in (Placement.CONTENT, Placement.APACHE_AUTH))
+# Server-level phases: valid in a <VirtualHost>, where their SetEnv has the daemon run them for every request.
+_SERVER_PHASES = {name.lower(): name for name in ("PythonPostReadRequestHandler", "PythonTransHandler")}
+_SERVER_SECTIONS = ("virtualhost",)
+# Phases the daemon runs before the content handler whatever the auth mode: mod_dir's trailing-slash redirect must
+# come after them (see DIRECTORY_SLASH_PARAM).
+_EMULATED_PHASES = frozenset(phase.directive for phase in PHASES if phase.placement is Placement.BEFORE_CONTENT)
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
+_HANDLER_DIRECTIVES = frozenset(name.lower() for name in (*_PHASE_DIRECTIVES, HANDLER_MODULE))
 
 
 def split_arguments(line: str) -> list[str]:
@@ -119,6 +131,7 @@ def _auth_target(backend: Backend, auth: Optional[Backend], authn: AuthnMode) ->
 # Require forms that need Apache to know the user: emulated auth phases take their place.
 _USER_REQUIRES = ("valid-user", "user", "group")
 _AUTH_HANDLERS = ("pythonauthenhandler", "pythonauthzhandler")
+_AUTH_DIRECTIVES = ("PythonAuthenHandler", "PythonAuthzHandler")
 
 
 @dataclass(frozen=True)
@@ -170,14 +183,14 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
                      tuple(raw for raw, words in logical if words and words[0].lower() == "require"))
     slots: list[tuple[bool, str]] = []     # (is a key of `params`, text): a key stands for its final SetEnv line
     params: dict[str, dict[str, list[str]]] = {}   # param -> extension ("" for none) -> values
-    placed = False
+    placed = routed = every_request = False   # every_request: all the block's requests go to the daemon
     for raw, words in logical:
         if not words or words[0].startswith("#"):
             slots.append((False, raw))
             continue
         name, args = words[0], words[1:]
         lowered = name.lower()
-        translated = _translate(name, args)
+        translated = _translate(name, args, server=container.lower() in _SERVER_SECTIONS)
         if plan.active and lowered in ("authname", "authtype") and args:
             # For req.auth_name()/auth_type(): Apache does not send them.
             translated.append((AUTH_PARAMS[0] if lowered == "authname" else AUTH_PARAMS[1], "", [args[0]], True))
@@ -191,9 +204,21 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             placed = True
             slots += [(False, line) for line in plan.lines()]
         if lowered in ("sethandler", "addhandler") and args and args[0].lower() in _MOD_PYTHON_HANDLERS:
+            routed, every_request = True, every_request or lowered == "sethandler"
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
         elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
+    if not routed and any(key in _EVERY_REQUEST_PHASES for key in params):
+        every_request = True
+        slots.append((False, _route_line("SetHandler", ["mod_python"], backend, use_proxypass)))
+        params[NO_SETHANDLER_PARAM] = {"": ["On"]}
+        slots.append((True, NO_SETHANDLER_PARAM))
+    emulated = _EMULATED_PHASES | (set(_AUTH_DIRECTIVES) if plan.active and plan.target is None else set())
+    if (every_request and not use_proxypass and "directoryslash" not in names
+            and any(key in emulated for key in params)):
+        # mod_dir would redirect before the daemon runs the block's early phase handlers: the daemon does it after.
+        slots += [(False, "DirectorySlash Off"),
+                  (False, f'SetEnvIfExpr "-d %{{REQUEST_FILENAME}}" {quote(DIRECTORY_SLASH_PARAM + "=On")}')]
     if params:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
         for key, value in context.params(requires):
@@ -202,7 +227,9 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
                 slots.append((True, key))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
-        slots.append((False, "CGIPassAuth On"))
+        # CGIPassAuth is a directory-level directive: a server section carries it in a <Location "/"> of its own.
+        slots += ([(False, line) for line in ('<Location "/">', "    CGIPassAuth On", "</Location>")]
+                  if container.lower() in _SERVER_SECTIONS else [(False, "CGIPassAuth On")])
     setter = setenvif_line if plan.target is not None else _setenv
     converted = [setter(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
     return converted, plan.target is not None
@@ -225,8 +252,9 @@ def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "
 
 def section_context(head: str, outer: Context = Context()) -> Context:
     """The context of a section from its opening line (`<Location "/x">`): a `<Directory>`'s or `<Location>`'s path
-    (regex forms keep their pattern); a section of another kind, such as `<Files>`, has neither (mod_python gives it
-    its own pattern, not the enclosing path). The ServerName is the enclosing one."""
+    (regex forms keep their pattern); a `<Files>`/`<FilesMatch>` keeps the enclosing section's (inside a
+    `<Directory>`, mod_python's req.hlist.directory is that directory: upstream's test_files_directive); a section of
+    another kind has neither. The ServerName is the enclosing one."""
     words = split_arguments(head.strip()[1:-1])
     kind, args = words[0].lower(), [word for word in words[1:] if word != "~"]
     own = Context(server_name=outer.server_name)
@@ -234,6 +262,8 @@ def section_context(head: str, outer: Context = Context()) -> Context:
         return replace(own, directory=args[0])
     if len(args) == 1 and kind in ("location", "locationmatch"):
         return replace(own, location=args[0])
+    if kind in ("files", "filesmatch"):
+        return replace(own, directory=outer.directory, location=outer.location)
     return own
 
 
@@ -320,11 +350,22 @@ def _is_python_directive(name: str) -> bool:
     return name.lower() in _CANONICAL or name.lower() == "pythonoption" or name.lower() in _UNSUPPORTED
 
 
-def _translate(name: str, args: list[str]) -> list[tuple[str, str, list[str], bool]]:
-    """(param name, extension, values, replace?) for one mod_python directive; [] for any other directive."""
+def _translate(name: str, args: list[str], *, server: bool = False) -> list[tuple[str, str, list[str], bool]]:
+    """(param name, extension, values, replace?) for one mod_python directive; [] for any other directive. In a
+    server section (`server`), the server-level phases are allowed and every non-handler directive is passed a second
+    time under SERVER_SCOPE_PREFIX, for req.server's own tables."""
     lowered = name.lower()
+    if server and lowered in _SERVER_PHASES:
+        return _handler_params(_SERVER_PHASES[lowered], args)
     if lowered in _UNSUPPORTED:
         raise UnsupportedDirective(f"{name} {_UNSUPPORTED[lowered]}")
+    found = _translate_directive(name, lowered, args)
+    if server and found and lowered not in _HANDLER_DIRECTIVES:
+        found += [(SERVER_SCOPE_PREFIX + key, ext, values, replace) for key, ext, values, replace in found]
+    return found
+
+
+def _translate_directive(name: str, lowered: str, args: list[str]) -> list[tuple[str, str, list[str], bool]]:
     if lowered == "pythonoption":
         if len(args) not in (1, 2):
             raise ValueError(f"PythonOption takes a key and an optional value: {args!r}")

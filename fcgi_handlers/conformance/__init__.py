@@ -20,6 +20,7 @@ from .report import docs_summary, totals, write
 from .runner import run_corpus
 from .scenario import Call, Expect, Mask, Reason, Scenario, fastcgi_limit, handler, mod_python_bug, show
 from .scenarios import corpus
+from .suite import summary as upstream_summary, verdicts
 
 __all__ = ["Call", "Expect", "Mask", "Outcome", "Reason", "Result", "Scenario", "corpus", "fastcgi_limit",
            "handler", "mod_python_bug", "run", "run_corpus", "show"]
@@ -60,6 +61,9 @@ def run(out: Path, *, docs: Optional[Path] = None, names: Sequence[str] = (), ar
                    if (r.outcome is Outcome.MISMATCH) != bool(r.scenario.known_mismatch)]
     if unexplained:
         print(f"not diagnosed, or diagnosed but no longer a mismatch: {', '.join(unexplained)}", file=stream)
+    upstream = verdicts(results)
+    if upstream:
+        print(upstream_summary(upstream), file=stream)
     print(f"runtime {runtime:.1f} s", file=stream)
     print(totals(results).line(), file=stream, flush=True)
     return 1 if unexplained else 0

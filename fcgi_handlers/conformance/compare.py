@@ -158,6 +158,10 @@ def check(expect: Expect, answer: View, who: str) -> list[str]:
             failures.append(f"{who}: header {name} {values!r} should be absent")
         elif wanted is not None and (values is None or wanted not in values):
             failures.append(f"{who}: header {name} {values!r}, expected {wanted!r}")
+    for name, part in expect.header_parts:
+        joined = ", ".join(answer.header(name) or ())
+        if part not in joined:
+            failures.append(f"{who}: header {name} {joined!r} lacks {part!r}")
     if expect.body is not None and answer.body != expect.body:
         failures.append(f"{who}: body {answer.body[:300]!r}, expected {expect.body[:300]!r}")
     failures += [f"{who}: body lacks {part!r}" for part in expect.contains if part not in answer.body]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
-from fcgi_handlers.apache.config import STANDALONE_SERVER_NAME
+from fcgi_handlers.apache.config import STANDALONE_SERVER_NAME, AuthnMode
 from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir,
                                          remove_run_dir, start_daemon, write_tree)
 
@@ -63,10 +63,12 @@ class Workspace:
                  for rel, data in scenario.files.items()}
         write_tree(self.docroot, files or {f"cf/{scenario.name}/.keep": b""})
 
-    def write_handler(self, name: str, text: str, scenario: Scenario) -> None:
-        """Rewrite a handler file with an mtime later than any before, as an editor saving it would."""
-        path = self.handlers / name
-        path.write_text(fill(text, self.tokens(scenario)))
+    def write_handler(self, name: str, text: str, scenario: Scenario, encoding: str = "utf-8") -> None:
+        """Rewrite a handler file (or, named `{dir}/...`, a file of the scenario's directory) with an mtime later
+        than any before, as an editor saving it would."""
+        target = fill(name, self.tokens(scenario))
+        path = Path(target) if os.path.isabs(target) else self.handlers / target
+        path.write_bytes(fill(text, self.tokens(scenario)).encode(encoding))
         self._stamp += 10
         os.utime(path, (self._stamp, self._stamp))
 
@@ -79,6 +81,8 @@ class Workspace:
         if any(call.rewrite for call in scenario.calls):
             for name, text in self.sources(scenario).items():
                 self.write_handler(name, text, scenario)
+            for rel, data in scenario.files.items():
+                self.write_handler("{dir}/" + rel, data.decode("latin-1"), scenario, "latin-1")
 
     def _clear(self, state: Path) -> None:
         """Move the old scratch directory aside in one rename, then delete it.
@@ -97,23 +101,32 @@ class Workspace:
         shutil.rmtree(aside, ignore_errors=True)
 
     def block(self, scenario: Scenario) -> str:
-        """The scenario's mod_python block, as real mod_python reads it."""
+        """The scenario's mod_python block, as real mod_python reads it (inside its own name-based virtual host
+        `localhost` when it has server lines; its Apache has a default virtual host first, `DEFAULT_HOST`, as
+        mod_python's test suite has other tests' hosts, and the scenario's calls name their host)."""
         tokens = self.tokens(scenario)
         where = scenario.url if scenario.container == "Location" else tokens["dir"]
-        return section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
+        block = section(scenario.container, where, [fill(line, tokens) for line in scenario.directives])
+        if not scenario.own_servers:
+            return block
+        inner = ["ServerName localhost", *(fill(line, tokens) for line in scenario.server), *block.splitlines()]
+        return "\n".join(["<VirtualHost *:*>", *("    " + line for line in inner), "</VirtualHost>"])
 
 
-def daemon_block(block: str, backend: Backend) -> tuple[Optional[str], Optional[str]]:
+def daemon_block(block: str, backend: Backend,
+                 authn: AuthnMode = "check-authn") -> tuple[Optional[str], Optional[str]]:
     """(translated block, None) or (None, why it cannot be translated). The oracle's ServerName goes with it, as a
     migrating user passes the virtual host's."""
     try:
-        return mod_python_block_to_daemon(block, backend, server_name=STANDALONE_SERVER_NAME), None
+        return mod_python_block_to_daemon(block, backend, server_name=STANDALONE_SERVER_NAME, authn=authn), None
     except (UnsupportedDirective, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
 
 def run_call(conn: Connection, scenario: Scenario, call: Call, cookies: dict[str, str]) -> Exchange:
-    headers = list(call.headers)
+    # `{port}` in a header value is the port this side listens on (a Host header naming a virtual host).
+    headers = [(name, value.replace("{port}", str(conn.port)) if isinstance(value, str) else value)
+               for name, value in call.headers]
     if call.carry_cookies and cookies:
         headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
     target = scenario.target(call)
@@ -207,9 +220,11 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     daemon_blocks: list[str] = []
     errors: dict[str, str] = {}
     for scenario in scenarios:
+        if scenario.own_servers:
+            continue  # started on its own (run_own_servers)
         block = workspace.block(scenario)
         oracle_blocks[scenario.oracle_mpm].append(block)
-        translated, error = daemon_block(block, backend)
+        translated, error = daemon_block(block, backend, scenario.authn)
         if translated is not None:
             daemon_blocks.append(translated)
         else:
@@ -234,7 +249,9 @@ def start_stack(scenarios: Sequence[Scenario], factory: ApacheFactory, workspace
     return Stack(workspace, oracle, daemon_apache, daemon, backend, threaded, errors)
 
 
-def run_scenario(stack: Stack, scenario: Scenario) -> Result:
+def run_scenario(stack: Stack, scenario: Scenario, factory: Optional[ApacheFactory] = None) -> Result:
+    if scenario.own_servers and factory is not None:
+        return run_own_servers(stack, scenario, factory)
     roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
     oracle = stack.oracle_for(scenario)
     theirs = run_side(stack.workspace, oracle, Side(oracle.port, roots), scenario)
@@ -246,6 +263,52 @@ def run_scenario(stack: Stack, scenario: Scenario) -> Result:
     return judge(scenario, theirs, ours)
 
 
+# The first virtual host of an Apache that serves a scenario with server lines: the connection's base server.
+DEFAULT_HOST = "<VirtualHost *:*>\n    ServerName default.invalid\n</VirtualHost>"
+
+
+def run_own_servers(stack: Stack, scenario: Scenario, factory: ApacheFactory) -> Result:
+    """A scenario with its own virtual host: its own pair of Apaches (the shared daemon), stopped afterwards."""
+    roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
+    block = stack.workspace.block(scenario)
+    tokens = stack.workspace.tokens(scenario)
+    imports = [fill(spec, tokens) for spec in scenario.imports]
+    python_path = [f"PythonPath \"['{stack.workspace.handlers}'] + sys.path\"", *(f"PythonImport {spec}" for spec in imports)]
+    oracle = factory.start([DEFAULT_HOST, block], name=f"mod_python-{scenario.name}", mpm=scenario.oracle_mpm,
+                           modules=["python"], global_lines=python_path, docroot=stack.workspace.docroot)
+    try:
+        theirs = run_side(stack.workspace, oracle, Side(oracle.port, roots), scenario)
+    finally:
+        oracle.stop()
+    daemon, backend = stack.daemon, stack.backend
+    if imports:
+        logs = stack.workspace.logs / scenario.name
+        logs.mkdir(exist_ok=True)
+        backend = Backend(port=free_port())
+        daemon = start_daemon(backend.port, logs, handlers_dir=stack.workspace.handlers,
+                              extra_args=["--path", str(stack.workspace.docroot),
+                                          *(arg for spec in imports for arg in ("--import", spec))])
+    try:
+        return judge(scenario, theirs, _daemon_side(stack, scenario, factory, block, backend, daemon))
+    finally:
+        if daemon is not stack.daemon:
+            daemon.stop()
+
+
+def _daemon_side(stack: Stack, scenario: Scenario, factory: ApacheFactory, block: str, backend: Backend,
+                 daemon: ManagedProcess) -> SideRun:
+    roots = (str(stack.workspace.handlers), str(stack.workspace.docroot))
+    translated, error = daemon_block(block, backend, scenario.authn)
+    if translated is None:
+        return SideRun(Side(0, roots), config_error=error or "untranslatable")
+    front = factory.start([DEFAULT_HOST, translated], name=f"daemon-{scenario.name}", backend=backend,
+                          docroot=stack.workspace.docroot)
+    try:
+        return run_side(stack.workspace, front, Side(front.port, roots), scenario, [daemon.log_path])
+    finally:
+        front.stop()
+
+
 def run_corpus(scenarios: Sequence[Scenario], *, keep: bool = False) -> Iterator[Result]:
     """Start everything, yield each scenario's result in order, stop everything (also on an exception)."""
     workspace = Workspace(make_run_dir("conformance"))
@@ -254,7 +317,7 @@ def run_corpus(scenarios: Sequence[Scenario], *, keep: bool = False) -> Iterator
     try:
         stack = start_stack(scenarios, factory, workspace)
         for scenario in scenarios:
-            yield run_scenario(stack, scenario)
+            yield run_scenario(stack, scenario, factory)
     finally:
         factory.stop_all()
         if stack is not None:

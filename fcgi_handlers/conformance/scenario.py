@@ -19,6 +19,8 @@ import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Mapping, Optional, Sequence, Union
 
+from fcgi_handlers.apache.config import AuthnMode
+
 Body = Union[bytes, Callable[[], bytes]]
 Container = Literal["Location", "Directory"]
 ReasonKind = Literal["mod_python bug", "FastCGI limit", "improvement"]
@@ -48,13 +50,15 @@ def improvement(text: str) -> Reason:
 
 @dataclass(frozen=True)
 class Expect:
-    """An assertion on one answer: status, headers (None: must be absent), exact body, or parts of the body."""
+    """An assertion on one answer: status, headers (None: must be absent) or parts of them, exact body, or parts of the
+    body."""
 
     status: Optional[int] = None
     headers: Mapping[str, Optional[str]] = field(default_factory=dict)
     body: Optional[bytes] = None
     contains: Sequence[bytes] = ()
     lacks: Sequence[bytes] = ()
+    header_parts: Sequence[tuple[str, str]] = ()    # (name, text): the header's values, joined by ", ", contain text
 
 
 @dataclass(frozen=True)
@@ -72,14 +76,14 @@ class Call:
 
     path: str = ""
     method: str = "GET"
-    headers: Sequence[tuple[str, Union[str, bytes]]] = ()
+    headers: Sequence[tuple[str, Union[str, bytes]]] = ()    # `{port}` in a value: the side's port
     body: Optional[Body] = None
     chunked: bool = False           # send the body with Transfer-Encoding: chunked (no Content-Length)
     status: int = 200               # what real mod_python answers (NO_ANSWER: its child dies, the client gets none)
     alternatives: Sequence[int] = ()    # other statuses it answers, where a mod_python bug depends on the child's past
     carry_cookies: bool = False     # send the cookies set by this scenario's earlier answers on this side
     pause: float = 0.0              # seconds to wait before sending (reload checks run at most once a second)
-    rewrite: Mapping[str, str] = field(default_factory=dict)   # handler files to rewrite before sending
+    rewrite: Mapping[str, str] = field(default_factory=dict)   # handler (or `{dir}/...`) files to rewrite first
     concurrent: int = 1             # send this many copies at once, each on its own connection
     stagger: float = 0.0            # ... all but the first this many seconds later
     expect: Optional[Expect] = None     # more of what real mod_python answers (checked on its answer)
@@ -108,6 +112,19 @@ class Scenario:
     intended_difference: Optional[Reason] = None    # the calls with a `daemon` expectation may differ
     oracle_mpm: Literal["prefork", "event"] = "prefork"   # Debian's mod_python in a threaded MPM shows thread races
     known_mismatch: str = ""    # the diagnosis of a mismatch left for the lead: still counted and reported as one
+    authn: AuthnMode = "check-authn"    # how the converter carries auth handlers (see mod_python_to_daemon)
+    # Directives of the scenario's own virtual host, around its block; such a scenario gets its own pair of Apaches.
+    server: Sequence[str] = ()
+    # PythonImport arguments (`MODULE[::FUNC] INTERPRETER`) at the server level; the daemon's side gets them as
+    # `--import` of a daemon of its own. Such a scenario also gets its own pair of Apaches.
+    imports: Sequence[str] = ()
+    # Apaches of its own even without server lines: a fresh mod_python child, whose interpreter no earlier scenario
+    # changed (mod_python's cgihandler leaves sys.argv as [] for the child's later requests).
+    fresh: bool = False
+
+    @property
+    def own_servers(self) -> bool:
+        return bool(self.server or self.imports or self.fresh)
     description: str = ""
 
     @property

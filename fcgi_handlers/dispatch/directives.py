@@ -51,6 +51,19 @@ SERVER_NAME_PARAM = "PythonServerName"
 # The block's Require lines, in order: `PythonRequire.1`, `PythonRequire.2`, ... each the arguments of one line as
 # written, for req.requires().
 REQUIRE_PREFIX = "PythonRequire."
+# Set (to "On") on a block that has phase handlers but no `SetHandler mod_python`: mod_python runs a block's phase
+# handlers for every request in it, so the translation routes such a block to the daemon too, and the content then
+# goes to Apache's default handler unless a phase handler makes mod_python the request's handler (req.handler).
+NO_SETHANDLER_PARAM = "PythonNoSetHandler"
+# Set (to "On") when the request names a directory and the block leaves mod_dir's trailing-slash redirect to the
+# daemon: Apache makes it at the end of the fixup phase, after mod_python's phase handlers, which may end the
+# request first (DONE); the translation turns `DirectorySlash` off and passes this instead, so the daemon redirects
+# after running them, as Apache would.
+DIRECTORY_SLASH_PARAM = "PythonDirectorySlash"
+# The virtual host's own directives, apart from the merged ones every block inherits: `PythonServer.PythonDebug`,
+# `PythonServer.PythonOption.<key>` ..., which the translation of a <VirtualHost> sets beside them, for
+# req.server.get_config() and get_options() (mod_python's server-scope tables).
+SERVER_SCOPE_PREFIX = "PythonServer."
 HANDLER_MODULE = "PythonHandlerModule"
 # One param carries every handler line of its phase, in order, joined by this: `SetEnv PythonHandler "a | .py; b |
 # .int"` is mod_python's two lines `PythonHandler a | .py` and `PythonHandler b | .int` (no handler name or
@@ -186,6 +199,7 @@ class Directives:
     location: Optional[str] = None      # the <Location>/<LocationMatch> path the block came from, as written
     server_name: Optional[str] = None   # the virtual host's ServerName (req.server.server_hostname)
     requires: Tuple[str, ...] = ()      # the block's Require lines' arguments, in order (req.requires())
+    sets_handler: bool = True           # False: no SetHandler mod_python in the block (NO_SETHANDLER_PARAM)
 
     def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
         """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
@@ -273,7 +287,7 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                 raise DirectiveError(f"{name} needs a value")
             strings[name] = value
             config.append((name, value))
-        elif name in AUTH_PARAMS or name in (DIRECTORY_PARAM, LOCATION_PARAM, SERVER_NAME_PARAM):
+        elif name in AUTH_PARAMS or name in (DIRECTORY_PARAM, LOCATION_PARAM, SERVER_NAME_PARAM, NO_SETHANDLER_PARAM):
             strings[name] = value
         elif name.startswith(REQUIRE_PREFIX):
             requires.append((_require_index(name), value))
@@ -295,7 +309,8 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                       auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None,
                       directory=_directory(strings.get(DIRECTORY_PARAM)),
                       location=strings.get(LOCATION_PARAM) or None, server_name=strings.get(SERVER_NAME_PARAM) or None,
-                      requires=tuple(line for _, line in sorted(requires)))
+                      requires=tuple(line for _, line in sorted(requires)),
+                      sets_handler=NO_SETHANDLER_PARAM not in strings)
 
 
 def _require_index(name: str) -> int:
@@ -311,3 +326,30 @@ def _directory(path: Optional[str]) -> Optional[str]:
     if not path:
         return None
     return path if path.endswith("/") else path + "/"
+
+
+ScopeTables = Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str], ...]]
+
+
+def server_scope(params: Mapping[str, str]) -> Optional[ScopeTables]:
+    """The virtual host's own (config, options) pairs from `SERVER_SCOPE_PREFIX` params; None when there are none
+    (the block's translation passed no server scope). Flags read as "1"/"0", empty options are dropped."""
+    items = tuple((name[len(SERVER_SCOPE_PREFIX):], value) for name, value in params.items()
+                  if name.startswith(SERVER_SCOPE_PREFIX))
+    return _parse_scope(items) if items else None
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_scope(items: Tuple[Tuple[str, str], ...]) -> ScopeTables:
+    config: Dict[str, str] = {}
+    options: Dict[str, str] = {}
+    for name, value in items:
+        if name.startswith(OPTION_PREFIX):
+            options.pop(name[len(OPTION_PREFIX):], None)
+            if value:
+                options[name[len(OPTION_PREFIX):]] = value
+        elif name in FLAG_DIRECTIVES:
+            config[name] = "1" if parse_flag(name, value) else "0"
+        elif name in STRING_DIRECTIVES:
+            config[name] = value
+    return tuple(config.items()), tuple(options.items())

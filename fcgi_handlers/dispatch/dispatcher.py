@@ -28,17 +28,18 @@ from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
 from typing import List, Optional
+from urllib.parse import quote
 
 from ..request.connection import Cleanup, LogFunc
 from ..request.context import current_request
-from ..request.constants import (APLOG_ERR, APLOG_NOTICE, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR, OK,
-                                 effective_status)
+from ..request.constants import (APLOG_ERR, APLOG_NOTICE, DECLINED, DONE, HTTP_INTERNAL_SERVER_ERROR,
+                                 HTTP_MOVED_PERMANENTLY, OK, effective_status)
 from ..request.exceptions import InvalidResponseHeader
 from ..request.params import PathMode
 from ..request.request import BodyStream, Request
 from ..request.response import Response
 from .chain import run_chain
-from .directives import DirectiveError, Directives, HandlerSpec, parse_directives
+from .directives import DIRECTORY_SLASH_PARAM, DirectiveError, Directives, HandlerSpec, parse_directives
 from .errors import DispatchError, debug_page, log_lines, stock_page
 from .handler_request import DaemonSink, HandlerEntry, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
@@ -222,7 +223,9 @@ class Dispatcher:
     def _run_request_phases(self, req: HandlerRequest, directives: Directives) -> int:
         """The phases up to the content; the result that decides the response."""
         result = DECLINED
-        if directives.configured_phases == _CONTENT_ONLY and not req.fcgi_added and self._content_shortcut:
+        if not directives.sets_handler:
+            req.handler = None  # no SetHandler: Apache's own handler, unless a phase handler names mod_python
+        elif directives.configured_phases == _CONTENT_ONLY and not req.fcgi_added and self._content_shortcut:
             # The common block (a PythonHandler and nothing else): every phase before the content declines at once
             # and only the fixup phase's SetHandler has an effect, so go straight to it (same result, fewer steps).
             req.handler = CONFIGURED_HANDLER
@@ -231,8 +234,10 @@ class Dispatcher:
         for phase, marker in self._request_phases:
             if marker is not None and marker in params:
                 continue  # mod_authnz_fcgi already ran it inside Apache and allowed the request
-            if phase.applies_handler:
+            if phase.applies_handler and directives.sets_handler:
                 req.handler = CONFIGURED_HANDLER
+            if phase is CONTENT and self._slash_redirect(req):
+                return HTTP_MOVED_PERMANENTLY
             if phase.handler_names and req.handler not in phase.handler_names:
                 return DECLINED  # Apache would pick another handler for the content: its default one
             if not _may_have_handlers(req, phase.directive, directives):  # read per phase: handlers add to later ones
@@ -249,6 +254,20 @@ class Dispatcher:
             if phase.placement is Placement.CONTENT or result not in _PHASE_GOES_ON:
                 return result
         return result
+
+    @staticmethod
+    def _slash_redirect(req: HandlerRequest) -> bool:
+        """mod_dir's redirect of a directory's URI without its trailing slash (`DIRECTORY_SLASH_PARAM`): sets the
+        Location and says whether to answer 301. Like mod_dir, a non-GET request is left alone when
+        `redirect-carefully` is set."""
+        params = req.fcgi_params
+        if DIRECTORY_SLASH_PARAM not in params or req.uri.endswith("/"):
+            return False
+        if req.method != "GET" and "redirect-carefully" in params:
+            return False
+        target = quote(req.uri, safe="$-_.+!*'(),:@&=~/") + "/" + (f"?{req.args}" if req.args is not None else "")
+        req.headers_out["Location"] = req.construct_url(target)
+        return True
 
     def run_phase(self, req: HandlerRequest, phase: Phase, directives: Directives) -> int:
         """Run `phase`'s handler chain (DECLINED when it has none, as Apache skips the hook)."""

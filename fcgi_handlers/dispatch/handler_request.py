@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol
 from urllib.parse import unquote
 
-from ..request.connection import Cleanup, LogFunc, Server, default_log
+from ..request.connection import Cleanup, Connection, LogFunc, Server, default_log
 from ..request.table import table
 from ..request.params import CGI_VARIABLES, resolve_paths
 from ..request.request import Request
-from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec
+from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec, server_scope
 from .phases import BY_DIRECTIVE, Placement
 
 
@@ -143,13 +143,26 @@ class HandlerRequest(Request):
         return _handler_entry(text, silent, int(self.fcgi_paths.mode == "location"), directory)
 
     def _new_server(self) -> Server:
-        # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
-        # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
+        # req.server.get_config()/get_options() are mod_python's server-scope tables: the virtual host's own lines,
+        # when the translation of its <VirtualHost> passed them (server_scope). Otherwise Apache sent one merged set
+        # of params: every option is the block's (req.get_options()) and the server's options are empty.
         # server_hostname is the vhost's ServerName when the translation passed it (Apache sends the Host's name).
         server_name = getattr(self.fcgi_directives, "server_name", None)
-        return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
-                      child_cleanups=self._child_cleanups,
-                      overrides={"server_hostname": server_name} if server_name else None)
+        overrides = {"server_hostname": server_name} if server_name else None
+        scope = server_scope(self.fcgi_params)
+        if scope is None:
+            return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
+                          child_cleanups=self._child_cleanups, overrides=overrides)
+        return Server(self.fcgi_params, config=table._from_trusted(scope[0]), options=table._from_trusted(scope[1]),
+                      log=self.fcgi_log, child_cleanups=self._child_cleanups, overrides=overrides)
+
+    def _new_connection(self) -> Connection:
+        # connection.base_server is the server the connection's address chose, before the Host header picked the
+        # virtual host: its tables are not the virtual host's (mod_python's test_req_server_get_options).
+        if server_scope(self.fcgi_params) is None:
+            return super()._new_connection()
+        base = Server(self.fcgi_params, log=self.fcgi_log, child_cleanups=self._child_cleanups)
+        return Connection(self.fcgi_params, base, log=self.fcgi_log)
 
     def requires(self) -> tuple[str, ...]:
         """The block's `Require` lines, each its arguments as written (`('valid-user', 'user joe')`): the
@@ -200,3 +213,8 @@ class HandlerRequest(Request):
 
 # req.hlist values are immutable and the same few come back on every request: made once each.
 _handler_entry = functools.lru_cache(maxsize=1024)(HandlerEntry)
+
+
+# Handler code sees mod_python's type name: in error messages ("'mp_request' object has no attribute ...") and where
+# code checks it (mod_python's own test suite checks `type(environ["wsgi.input"]).__name__`).
+HandlerRequest.__name__ = HandlerRequest.__qualname__ = "mp_request"

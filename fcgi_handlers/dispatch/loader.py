@@ -6,7 +6,9 @@ executes: each dotted prefix is looked up (or, if already imported, its `__file_
 `ImportRefused` when it lies elsewhere, so `PythonHandler os::system` or a stray `subprocess` never runs.
 
 How lookups stay restricted without swapping `sys.path` per request: each `Loader` puts two finders on
-`sys.meta_path` and leaves `sys.path` alone.
+`sys.meta_path`, and lists the allowed directories once at the end of `sys.path` (as mod_python lists a handler's
+directory there; code and mod_python's own test suite look for it) with a path hook that answers nothing for them,
+so the standard path finder never imports from them.
 - The *front* finder (first on `sys.meta_path`) answers top-level imports only while a request's handlers run: the
   dispatcher activates the request's search path (its PythonPath, already validated against the allowed
   directories, else the allowed directories) in a `ContextVar`, so each pool thread sees its own request's path and
@@ -90,6 +92,49 @@ def _real(path: str) -> str:
     return os.path.realpath(os.path.abspath(path))
 
 
+class _ListedOnly:
+    """The path-entry finder of an allowed directory on `sys.path`: it finds nothing, because the loader's meta-path
+    finders serve that directory (restricted, from source)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def find_spec(self, fullname: str, target: Optional[ModuleType] = None) -> None:
+        return None
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+_LISTED: set[str] = set()   # the allowed directories a loader put on sys.path
+
+
+def _listed_only_hook(path: str) -> _ListedOnly:
+    if path not in _LISTED:
+        raise ImportError("not an allowed directory")  # the next path hook gets it
+    return _ListedOnly(path)
+
+
+def _list_on_sys_path(roots: Sequence[str]) -> tuple[str, ...]:
+    """Append the roots not on `sys.path` yet, served by `_ListedOnly`; returns those this call listed."""
+    if _listed_only_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _listed_only_hook)
+    added = tuple(root for root in roots if root not in _LISTED and root not in sys.path)
+    for root in added:
+        _LISTED.add(root)
+        sys.path_importer_cache.pop(root, None)
+        sys.path.append(root)
+    return added
+
+
+def _unlist(roots: Sequence[str]) -> None:
+    for root in roots:
+        _LISTED.discard(root)
+        sys.path_importer_cache.pop(root, None)
+        while root in sys.path:
+            sys.path.remove(root)
+
+
 def _mtime_ns(module: ModuleType) -> Optional[int]:
     filename = getattr(module, "__file__", None)
     if not filename:
@@ -159,17 +204,19 @@ class Loader:
     # -- installation ------------------------------------------------------------------------------------------
 
     def install(self) -> None:
-        """Put this loader's finders on `sys.meta_path` (idempotent)."""
+        """Put this loader's finders on `sys.meta_path` and its directories on `sys.path` (idempotent)."""
         if self._front not in sys.meta_path:
             sys.meta_path.insert(0, self._front)
         if self._tail not in sys.meta_path:
             sys.meta_path.append(self._tail)
+        self._listed = _list_on_sys_path(self.roots)
 
     def close(self) -> None:
         """Remove the finders and forget (and unpublish) the modules this loader imported."""
         for finder in (self._front, self._tail):
             while finder in sys.meta_path:
                 sys.meta_path.remove(finder)
+        _unlist(getattr(self, "_listed", ()))
         with self._guard:
             records, self._records = self._records, {}
         for name, record in records.items():

@@ -11,6 +11,9 @@ imports from the allowed directories (`--path`):
 - everything else (the standard library, site-packages, `mod_python` and `fcgi_handlers`) is one shared copy, as if
   every sub-interpreter had imported the same thing; a handler directive naming a `mod_python` module
   (`PythonHandler mod_python.publisher`) gets that shared copy in every interpreter;
+- `import sys` in such a module gives a `sys` whose `modules` shows the namespace's modules over the process's
+  (each mod_python sub-interpreter has its own `sys.modules`: code checks it, and `sys.modules[__name__]` must find
+  the module itself); every other attribute, read or set, is the real `sys`'s;
 - code that bypasses the `import` statement (`importlib.import_module("mymod")`, `pickle` of an instance of a class
   defined in a handler module) looks in `sys.modules` and so does not see the namespace: it gets (or fails to find)
   the process-wide copy.  `PythonInterpreter main_interpreter` puts an application back in the process-wide
@@ -28,7 +31,9 @@ worker create namespaces; at most `MAX_INTERPRETERS` names are created per worke
 from __future__ import annotations
 
 import builtins
+import collections
 import importlib
+import sys
 import importlib.util
 import threading
 import time
@@ -67,6 +72,21 @@ def _resolve_relative(name: str, globals_: Optional[Mapping[str, Any]], level: i
     return f"{bits[0]}.{name}" if name else bits[0]
 
 
+class _NamespaceSys(ModuleType):
+    """`sys` as a namespace's modules see it: `modules` is the namespace's table over `sys.modules` (a module stored
+    there goes into the namespace); any other attribute is the real module's, read and written through."""
+
+    def __init__(self, modules: dict[str, ModuleType]) -> None:
+        super().__init__("sys", sys.__doc__)
+        object.__setattr__(self, "modules", collections.ChainMap(modules, sys.modules))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(sys, name, value)
+
+
 class PrivateLoader(Loader):
     """A `Loader` whose modules are kept in its own table instead of `sys.modules` (see the module docstring)."""
 
@@ -79,6 +99,7 @@ class PrivateLoader(Loader):
         self._import_lock = threading.RLock()
         self._builtins: dict[str, Any] = dict(vars(builtins))
         self._builtins["__import__"] = self._statement_import
+        self._sys = _NamespaceSys(self.modules)
 
     def install(self) -> None:
         """Nothing to install: the namespace's modules find each other through their own `__import__`."""
@@ -161,6 +182,8 @@ class PrivateLoader(Loader):
                           locals: Optional[Mapping[str, Any]] = None, fromlist: Sequence[str] = (),  # noqa: A002
                           level: int = 0) -> ModuleType:
         """`__import__` for the namespace's modules: names from the allowed directories load here, others as usual."""
+        if name == "sys" and not level:
+            return self._sys
         absolute = _resolve_relative(name, globals, level) if level else name
         if not self._owns(absolute.partition(".")[0]):
             return builtins.__import__(name, globals, locals, fromlist, level)

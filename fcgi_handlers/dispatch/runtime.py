@@ -17,6 +17,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from fcgi_handlers.dispatch.loader import Loader, resolve_object
 from fcgi_handlers.dispatch.namespaces import MAIN_INTERPRETER, Namespaces
+from fcgi_handlers.request.connection import Server
 
 log = logging.getLogger("fcgi_handlers.runtime")
 
@@ -35,7 +36,9 @@ current_interpreter: ContextVar[Optional[str]] = ContextVar("fcgi_handlers_inter
 @dataclass
 class WorkerState:
     loader: Loader
-    main_server: Any = None
+    # apache.main_server: the main server record; outside Apache only its documented defaults and empty tables,
+    # which code may fill, as a PythonImport'ed function does in mod_python's test suite (they are the worker's own).
+    main_server: Server = field(default_factory=lambda: Server({}, shared_tables=True))
     interpreter: str = MAIN_INTERPRETER
     workers: int = 1
     threads: int = 1

@@ -89,8 +89,9 @@ class Server:
     def __init__(self, params: Mapping[str, str], *, config: Optional[table] = None,
                  options: Optional[table] = None, log: Optional[LogFunc] = None,
                  child_cleanups: Optional[List[Cleanup]] = None, restart_time: Optional[float] = None,
-                 overrides: Optional[Mapping[str, object]] = None) -> None:
+                 overrides: Optional[Mapping[str, object]] = None, shared_tables: bool = False) -> None:
         self.fcgi_params = params
+        self._shared = shared_tables   # get_config()/get_options() hand out the tables themselves
         self._values: dict[str, object] = {"restart_time": time.time() if restart_time is None else restart_time}
         self._values.update(overrides or {})
         self._config = config if config is not None else table()
@@ -100,11 +101,11 @@ class Server:
 
     def get_config(self) -> table:
         """Server-scope directives (a copy: handler code cannot change the daemon's configuration)."""
-        return self._config.copy()
+        return self._config if self._shared else self._config.copy()
 
     def get_options(self) -> table:
-        """Server-scope PythonOption values (a copy)."""
-        return self._options.copy()
+        """Server-scope PythonOption values (a copy, except the main server's: see `shared_tables`)."""
+        return self._options if self._shared else self._options.copy()
 
     def log_error(self, message: str, level: int = APLOG_ERR) -> None:
         """Write `message` to Apache's error log (through the daemon's log callable)."""

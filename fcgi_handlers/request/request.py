@@ -23,7 +23,7 @@ import re
 import time
 from email.utils import formatdate, parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any, Callable, List, Mapping, Optional, Protocol, Tuple
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Protocol, Tuple
 
 from .attributes import anything, attribute, delegated, integer, optional_text, param, text
 from .connection import Cleanup, Connection, LogFunc, Server, default_log, log_level, log_message
@@ -301,6 +301,14 @@ class Request:
         if self._body is None:
             return self._consumed(b"")
         return self._consumed(self._body.readline(-1 if size is None else size))
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The rest of the body line by line: PEP 3333 asks it of wsgi.input, which mod_python.wsgi sets to `req`."""
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
 
     def readlines(self, sizehint: int = 0) -> list[bytes]:
         """The remaining lines; stop once `sizehint` bytes were read when it is positive."""

@@ -26,8 +26,27 @@ def setenv(lines: list[str]) -> dict[str, str]:
 
 
 def test_handler_lists_append_within_a_block() -> None:
-    lines = mod_python_to_daemon(["PythonHandler a b", "PythonFixupHandler f", "pythonhandler c::fn"], BACKEND)
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonHandler a b", "PythonFixupHandler f",
+                                  "pythonhandler c::fn"], BACKEND)
     assert setenv(lines) == {"PythonHandler": "a b c::fn", "PythonFixupHandler": "f"}
+
+
+@pytest.mark.parametrize("directive", ["PythonFixupHandler f", "PythonAccessHandler a", "PythonLogHandler l",
+                                       "PythonCleanupHandler c", "PythonHeaderParserHandler h"])
+def test_phase_handlers_without_sethandler_still_reach_the_daemon(directive: str) -> None:
+    # mod_python runs them for every request of the block; the daemon hands the content back to Apache's default
+    # handler unless one of them makes mod_python the request's handler.
+    lines = mod_python_to_daemon([directive, "PythonHandler p"], BACKEND, container="Directory")
+    assert lines.count(f'SetHandler "{BACKEND.handler_name()}"') == 1
+    assert setenv(lines)["PythonNoSetHandler"] == "On"
+
+
+@pytest.mark.parametrize("block", [["PythonHandler p"], ["SetHandler mod_python", "PythonFixupHandler f"],
+                                   ["AddHandler mod_python .py", "PythonFixupHandler f"]])
+def test_no_extra_route_for_a_block_that_names_mod_python_or_has_no_phase_handler(block: list[str]) -> None:
+    lines = mod_python_to_daemon(block, BACKEND, container="Directory")
+    assert "PythonNoSetHandler" not in setenv(lines)
+    assert sum(line.startswith(("SetHandler", "AddHandler", "ProxyPass")) for line in lines) == (len(block) - 1)
 
 
 def test_options_and_flags_take_the_last_value() -> None:
@@ -41,8 +60,8 @@ def test_options_and_flags_take_the_last_value() -> None:
 
 
 def test_extension_lists_are_carried_as_written() -> None:
-    lines = mod_python_to_daemon(["PythonHandler pub | .py", "PythonHandler more | .py", "PythonHandler pub more |"
-                                  " .psp", "PythonFixupHandler f"], BACKEND)
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonHandler pub | .py", "PythonHandler more | .py",
+                                  "PythonHandler pub more | .psp", "PythonFixupHandler f"], BACKEND)
     assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
 
 
@@ -126,7 +145,9 @@ def test_block_translation_scopes_nested_sections() -> None:
     assert directory.directives("SetEnv") == [["PythonHandler", "outer after"], ["PythonDirectory", "/srv/py"]]
     (files,) = directory.sections("Files")
     assert files.arg == "special.py"
-    assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"]]
+    # a <Files> inside a <Directory> reports the directory as req.hlist.directory (upstream's test_files_directive)
+    assert files.directives("SetEnv") == [["PythonHandler", "inner"], ["PythonDebug", "On"],
+                                          ["PythonDirectory", "/srv/py"]]
 
 
 def test_every_mod_python_block_passes_authorization() -> None:
@@ -171,12 +192,65 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
         ["PythonRequire.1", "user bob alice"], ["PythonRequire.2", "ip 127.0.0.1"]]
     assert location.directives("Require") == [["user", "bob", "alice"], ["ip", "127.0.0.1"]]  # Apache still enforces
     (files,) = location.sections("Files")
-    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonServerName", "www.example.com"]]
+    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonLocation", "^/app/(a|b)"],
+                                          ["PythonServerName", "www.example.com"]]
+
+
+def test_a_files_section_alone_in_its_directory_still_passes_the_directory() -> None:
+    block = '<Directory "/srv/py">\n<Files "*.py">\nSetHandler mod_python\nPythonHandler h\n</Files>\n</Directory>'
+    (directory,) = parse(mod_python_block_to_daemon(block, BACKEND)).sections("Directory")
+    (files,) = directory.sections("Files")
+    assert ["PythonDirectory", "/srv/py"] in files.directives("SetEnv")
+    top = parse(mod_python_block_to_daemon('<Files "*.py">\nSetHandler mod_python\nPythonHandler h\n</Files>',
+                                           BACKEND)).sections("Files")[0]
+    assert all(words[0] != "PythonDirectory" for words in top.directives("SetEnv"))
 
 
 def test_a_block_without_mod_python_directives_gets_no_params() -> None:
     block = '<Location "/static/">\nRequire all granted\n</Location>'
     assert "SetEnv" not in mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")
+
+
+VHOST = """<VirtualHost *:*>
+    ServerName localhost
+    SetHandler mod_python
+    PythonDebug On
+    PythonOption global 1
+    PythonPostReadRequestHandler m::early
+    PythonTransHandler m::trans
+    <Directory "/srv/x">
+        PythonHandler m::h
+        PythonDebug Off
+    </Directory>
+</VirtualHost>"""
+
+
+def test_a_virtual_hosts_own_directives_are_passed_twice_merged_and_as_its_scope() -> None:
+    text = mod_python_block_to_daemon(VHOST, BACKEND)
+    outer = [line.strip() for line in text.splitlines() if line.startswith("    ") and not line.startswith("        ")]
+    found = setenv(outer)
+    assert found["PythonDebug"] == found["PythonServer.PythonDebug"] == "On"
+    assert found["PythonOption.global"] == found["PythonServer.PythonOption.global"] == "1"
+    # server-level phases are valid here, and handler lists are not scoped
+    assert (found["PythonPostReadRequestHandler"], found["PythonTransHandler"]) == ("m::early", "m::trans")
+    assert not any(key.startswith("PythonServer.Python") and key.endswith("Handler") for key in found)
+    # CGIPassAuth is directory-level: a <Location "/"> of the virtual host carries it
+    assert '<Location "/">' in outer and "CGIPassAuth On" not in outer
+
+
+def test_server_level_phases_stay_refused_in_a_directory_block() -> None:
+    with pytest.raises(UnsupportedDirective, match="PythonTransHandler is server-level"):
+        mod_python_to_daemon(["SetHandler mod_python", "PythonTransHandler m::t"], BACKEND, container="Directory")
+
+
+def test_directory_slash_moves_to_the_daemon_when_it_emulates_early_phases() -> None:
+    lines = mod_python_to_daemon(["SetHandler mod_python", "PythonFixupHandler f"], BACKEND, container="Directory")
+    assert "DirectorySlash Off" in lines
+    assert 'SetEnvIfExpr "-d %{REQUEST_FILENAME}" "PythonDirectorySlash=On"' in lines
+    for block in (["SetHandler mod_python", "PythonHandler h"], ["AddHandler mod_python .py", "PythonFixupHandler f"],
+                  ["SetHandler mod_python", "PythonFixupHandler f", "DirectorySlash On"]):
+        assert not any("DirectorySlash" in line and "Off" in line for line in mod_python_to_daemon(
+            block, BACKEND, container="Directory")), block
 
 
 @pytest.mark.parametrize("server_name, passed", [("test_interp:80", "test_interp"),

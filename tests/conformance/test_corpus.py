@@ -16,6 +16,8 @@ import pytest
 
 from fcgi_handlers.conformance import Outcome, Result, Scenario, corpus, run_corpus
 from fcgi_handlers.conformance.report import totals
+from fcgi_handlers.conformance.scenarios.upstream import AREA as UPSTREAM_AREA, UPSTREAM
+from fcgi_handlers.conformance.suite import verdicts
 from fcgi_handlers.apache.runner import missing_apache
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +27,9 @@ SCENARIOS = corpus()
 REQUIRED_AREAS = {"request API", "tables", "output timing", "return codes", "error pages", "request bodies",
                   "unicode", "HEAD", "query strings", "options and config", "module loading", "phases", "util",
                   "Cookie", "Session", "publisher", "psp", "wsgi", "cgihandler"}
+REQUIRED_AREAS.add(UPSTREAM_AREA)   # mod_python's own test suite (issue 11)
+# Upstream tests the daemon is allowed to fail, each for its scenario's stated intended difference (none).
+UPSTREAM_DAEMON_FAILS: set[str] = set()
 KNOWN_BUGS = {"q_parse_qsl_str", "ck_signed_cookie", "ck_marshal_cookie", "load_autoreload_on", "cgi_post_body",
               "pub_auth_good_credentials", "load_import_race"}
 
@@ -87,3 +92,23 @@ def test_command_runs_a_selection_and_prints_the_totals_last(tmp_path: Path) -> 
     assert "| `ret_not_found` | return codes |" in (out / "report.md").read_text()
     assert "<td>intended difference</td>" in (out / "report.html").read_text()
     assert "| **all** | **2** | **1** | **1** | **0** |" in docs.read_text()
+
+
+def test_every_upstream_test_is_run_or_left_out_with_its_reason(results: dict[str, Result]) -> None:
+    found = verdicts(list(results.values()))
+    assert [v.test for v in found] == [entry.test for entry in UPSTREAM] and len(found) >= 75
+    assert all(v.excluded or v.daemon is not None for v in found)
+    failing = {v.test for v in found if not v.excluded and not v.daemon}
+    assert failing == UPSTREAM_DAEMON_FAILS, "upstream tests failing under the daemon"
+    for test in failing:   # each one is a stated intended difference
+        assert results["up_" + test.removeprefix("test_").lower()].scenario.intended_difference is not None
+
+
+def test_command_runs_the_upstream_suite_area(tmp_path: Path) -> None:
+    require_apache()
+    command = [sys.executable, "-m", "fcgi_handlers", "conformance", "--out", str(tmp_path), "--area", UPSTREAM_AREA]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].endswith(" 0 mismatches") and lines[-3].startswith("75 upstream tests: ")
+    assert "| `test_req_get_basic_auth_pw` | passed | passed |  |" in (tmp_path / "report.md").read_text()

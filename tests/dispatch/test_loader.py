@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -284,3 +285,17 @@ def test_resolve_object_instantiates_a_class_parent(loader: Loader, root: Path) 
         resolve_object(module, "missing")
     assert resolve_object(module, "missing", silent=True) is None
     assert resolve_object(module, "Page.missing", arg=req, silent=True) is None
+
+
+def test_allowed_directories_are_listed_once_on_sys_path_but_served_by_the_loader(root: Path, loader: Loader) -> None:
+    # mod_python lists a handler's directory on sys.path (its test suite counts it); the standard path finder must
+    # still not import from it: no bytecode written there, no import outside a request's restrictions.
+    listed = [entry for entry in sys.path if os.path.realpath(entry) == os.path.realpath(root)]
+    assert len(listed) == 1
+    (root / "listed_mod.py").write_text("VALUE = 1\n")
+    assert importlib.machinery.PathFinder.find_spec("listed_mod", [str(root)]) is None
+    with loader.search_path():
+        assert loader.import_module("listed_mod").VALUE == 1
+    assert not (root / "__pycache__").exists()
+    loader.close()
+    assert not any(os.path.realpath(entry) == os.path.realpath(root) for entry in sys.path)

@@ -194,3 +194,21 @@ def test_internal_redirect_loop_is_cut_at_apaches_limit(harness: Harness) -> Non
     result = harness.request({"PythonHandler": f"{name}::loop"})
     assert result.status == "Status: 500 Internal Server Error"
     assert result.logged(f"exceeded the limit of {MAX_INTERNAL_REDIRECTS} internal redirects")
+
+
+PREV_WRITER = """
+from mod_python import apache
+def handler(req):
+    if req.prev is None:
+        req.internal_redirect("/app/target")
+        req.write("dropped: the original's output after the redirect")
+        return apache.OK
+    req.prev.write("test ")   # upstream's test_req_internal_redirect: both outputs end in the one connection
+    req.write("ok")
+    return apache.OK
+"""
+
+
+def test_output_written_to_req_prev_during_the_redirect_goes_out(harness: Harness) -> None:
+    result = harness.request({"PythonHandler": harness.module(PREV_WRITER)})
+    assert (result.status, result.body) == ("Status: 200 OK", b"test ok")

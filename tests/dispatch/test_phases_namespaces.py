@@ -57,6 +57,19 @@ def test_each_name_has_its_own_modules(namespaces: Namespaces) -> None:
     assert namespaces.get(MAIN_INTERPRETER) is namespaces.main
 
 
+def test_a_namespaces_sys_modules_shows_its_own_modules(namespaces: Namespaces, root: Path) -> None:
+    # Each mod_python sub-interpreter has its own sys.modules (upstream's test_import checks a PythonImport'ed
+    # module there); everything else about sys is the process's.
+    (root / "sees_sys_ns.py").write_text(
+        "import sys\nimport counter_ns\nSELF = sys.modules[__name__]\n"
+        "def view():\n    return 'counter_ns' in sys.modules, 'os' in sys.modules, sys.maxsize\n")
+    module = namespaces.get("one").import_module("sees_sys_ns")
+    assert module.SELF is module and module.view() == (True, True, sys.maxsize)
+    assert "sees_sys_ns" not in sys.modules and "counter_ns" not in sys.modules
+    other = namespaces.get("two").import_module("sees_sys_ns")
+    assert other is not module and other.SELF is other
+
+
 def test_packages_and_relative_imports(namespaces: Namespaces) -> None:
     package = namespaces.get("one").import_module("pkg_ns")
     assert package.NAME == "pkg_ns.sub" and package.sub.HELPER.__name__ == "helper_ns"

@@ -4,12 +4,14 @@ and the response iterable, through the dispatcher."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 
 import pytest
 from pages_harness import Result, Site, site  # noqa: F401 - the fixture
 
+from fcgi_handlers.dispatch.stderr import RequestStderr
 from mod_python import wsgi
 
 WSGI = "mod_python.wsgi"
@@ -261,3 +263,25 @@ def test_file_wrapper_streams_and_closes(tmp_path: object) -> None:
     assert list(wrapper) == [b"abcd", b"efgh", b"ij"]
     wrapper.close()
     assert source.closed
+
+
+IDENTITY_APP = """
+import sys
+def application(environ, start_response):
+    environ["wsgi.errors"].write("through sys.stderr\\n")
+    checks = [type(environ["wsgi.input"]).__name__, environ["wsgi.errors"] is sys.stderr,
+              [line for line in environ["wsgi.input"]]]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [repr(checks).encode()]
+"""
+
+
+def test_input_is_the_request_and_errors_is_sys_stderr_in_a_worker(site: Site,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in mod_python (its test suite asserts both); a worker points sys.stderr at the request's error log.
+    monkeypatch.setattr(sys, "stderr", RequestStderr(sys.stderr))
+    name = app_module(site, IDENTITY_APP)
+    result = site.get("/app/", handler=WSGI, options={"mod_python.wsgi.application": name}, method="POST",
+                      body=b"one\ntwo\n")
+    assert result.body == repr(["mp_request", True, [b"one\n", b"two\n"]]).encode()
+    assert "through sys.stderr" in result.log

@@ -334,7 +334,8 @@ def test_unknown_error_status_goes_out_as_500() -> None:
 
 @pytest.mark.parametrize("methods, expected", [
     (["GET", "POST"], "HEAD,GET,POST,TRACE"),
-    (["GET", "FOO"], "HEAD,GET,TRACE"),           # observed: extension methods are not listed
+    (["GET", "FOO"], "HEAD,GET,TRACE,FOO"),       # extension methods last, as mod_python documents
+    (["BAR", "GET", "FOO", "BAR"], "HEAD,GET,TRACE,BAR,FOO"),
     (["PUT", "DELETE", "OPTIONS"], "PUT,DELETE,OPTIONS,TRACE"),
     (["TRACE", "HEAD"], "HEAD,GET,TRACE"),
     ([], "TRACE"),

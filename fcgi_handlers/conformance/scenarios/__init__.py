@@ -12,11 +12,11 @@ from typing import Sequence
 
 from ..scenario import Scenario
 from . import (applications, bodies, cookie_session, directives, errors, output, phases, publisher, request_api,
-               returns, strings, util)
+               returns, strings, upstream, util)
 
-# In report order: the request object first, the helper modules last.
+# In report order: the request object first, the helper modules, then mod_python's own test suite.
 MODULES: tuple[ModuleType, ...] = (request_api, output, returns, errors, bodies, strings, directives, phases, util,
-                                   cookie_session, publisher, applications)
+                                   cookie_session, publisher, applications, upstream)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
