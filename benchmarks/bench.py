@@ -7,9 +7,10 @@ the goals apply to these rows) and over TCP (the `-tcp` rows, reported beside th
 same handler under real mod_python (its own prefork Apache: mod_python and mod_wsgi refuse to share one); a WSGI
 hello under mod_wsgi daemon mode (`processes=2 threads=15`, the anchor every ratio is taken against); the same WSGI
 hello under flup's threaded FastCGI server behind mod_proxy_fcgi (one connection per request: flup pins a thread per
-kept connection); the FastCGI peers of benchmarks/peers.py (php-fpm on TCP and on a unix socket, uWSGI's FastCGI
-socket, and a minimal multi-threaded C responder on libfcgi, TCP and unix: the transport's own limit); and a static
-file. Each target is checked for
+kept connection); the same WSGI hello served by the daemon itself (`serve --wsgi`, the engine of the
+`fcgi_handlers.flup` drop-in, TCP with a connection per request as the flup row); the FastCGI peers of
+benchmarks/peers.py (php-fpm on TCP and on a unix socket, uWSGI's FastCGI socket, and a minimal multi-threaded C
+responder on libfcgi, TCP and unix: the transport's own limit); and a static file. Each target is checked for
 a 200 "Hello World!" before wrk runs, then warmed up. The targets are measured in interleaved rounds (all of them,
 then all again), and each reports its median round: a machine that slows down for a while (other tenants of a
 virtual machine) then costs every target alike instead of whichever one ran at the time.
@@ -50,7 +51,7 @@ from peers import Peer, PeerError, c_responders, php_fpm, uwsgi  # noqa: E402
 
 DAEMON_TARGETS = ("daemon-reuse", "daemon-plain", "daemon-reuse-tcp", "daemon-plain-tcp")
 PEER_TARGETS = ("php-fpm-unix", "php-fpm-tcp", "uwsgi", "c-unix", "c-tcp")
-TARGETS = (*DAEMON_TARGETS, *PEER_TARGETS, "mod_python", "mod_wsgi", "flup", "static")
+TARGETS = (*DAEMON_TARGETS, *PEER_TARGETS, "mod_python", "mod_wsgi", "flup", "daemon-wsgi", "static")
 ANCHOR = "mod_wsgi"
 
 
@@ -245,13 +246,23 @@ def start_peers(targets: set[str], addresses: PeerAddresses, run_dir: Path,
     return started
 
 
+def start_wsgi_daemon(port: int, log_dir: Path, python: Optional[str]) -> ManagedProcess:
+    """`fcgi-handlers serve --wsgi` serving WSGI_HELLO (the daemon-wsgi row), logging into its own directory."""
+    app_dir = log_dir / "daemon-wsgi"
+    app_dir.mkdir()
+    (app_dir / "hello_wsgi.py").write_text(WSGI_HELLO)
+    return start_daemon(port, app_dir, handlers_dir=app_dir, extra_args=["--wsgi", "hello_wsgi:application"],
+                        python=python)
+
+
 def start_event_apache(factory: ApacheFactory, targets: set[str], daemon_port: int, unix_path: str,
-                       flup_port: int, peers: PeerAddresses) -> ApacheServer:
-    """The Apache for everything but mod_python: daemon routes, the peers, flup, mod_wsgi daemon mode, the static
-    file."""
+                       flup_port: int, peers: PeerAddresses, wsgi_port: int) -> ApacheServer:
+    """The Apache for everything but mod_python: daemon routes, the peers, flup, the daemon's WSGI row, mod_wsgi
+    daemon mode, the static file."""
     blocks = daemon_blocks(daemon_port, unix_path) if targets & set(DAEMON_TARGETS) else []
     blocks += peers.blocks()
     blocks.append(section("Location", "/flup/", [f'ProxyPass "{Backend(port=flup_port).worker_url()}"']))
+    blocks.append(section("Location", "/daemon-wsgi/", [f'ProxyPass "{Backend(port=wsgi_port).worker_url()}"']))
     global_lines = [
         'WSGISocketPrefix "@RUN_DIR@/wsgi"',
         "WSGIDaemonProcess hello processes=2 threads=15 display-name=bench-wsgi",
@@ -281,7 +292,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     backends: list[ManagedProcess] = []
     peers: list[Peer] = []
     try:
-        daemon_port, flup_port = free_port(), free_port()
+        daemon_port, flup_port, wsgi_port = free_port(), free_port(), free_port()
         addresses = PeerAddresses(php_port=free_port(), php_socket=str(socket_dir / "php.sock"),
                                   uwsgi_port=free_port(), c_port=free_port(), c_socket=str(socket_dir / "c.sock"),
                                   php_script=str(socket_dir / "hello.php"))
@@ -297,10 +308,12 @@ def run(args: argparse.Namespace) -> list[Result]:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
         if "flup" in targets:
             backends.append(start_flup(flup_port, log_dir, "hello", python=args.python))
-        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port, addresses)
+        if "daemon-wsgi" in targets:
+            backends.append(start_wsgi_daemon(wsgi_port, log_dir, args.python))
+        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port, addresses, wsgi_port)
         where = {**{name: (event, f"/{name}/") for name in (*DAEMON_TARGETS, *PEER_TARGETS)},
-                 "mod_wsgi": (event, "/wsgi"),
-                 "flup": (event, "/flup/"), "static": (event, "/static/hello.txt")}
+                 "mod_wsgi": (event, "/wsgi"), "flup": (event, "/flup/"), "daemon-wsgi": (event, "/daemon-wsgi/"),
+                 "static": (event, "/static/hello.txt")}
         if "mod_python" in targets:  # its own prefork Apache, idle while the others are measured
             where["mod_python"] = (start_mod_python_apache(factory), "/mp/")
         order = [t for t in TARGETS if t in targets and t in where and t not in results]

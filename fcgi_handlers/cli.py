@@ -145,6 +145,14 @@ def _serve(args: argparse.Namespace) -> int:
         preload_helpers()
     logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    if cfg.wsgi:
+        from fcgi_handlers.wsgi import AppSpecError, check_app_spec, make_wsgi_app
+
+        try:
+            check_app_spec(cfg.wsgi, cfg.path)
+        except AppSpecError as exc:
+            raise config.ConfigError(str(exc)) from None
+        return Arbiter(settings, lambda: make_wsgi_app(cfg)).run() or 0
     return Arbiter(settings, lambda: make_app(cfg)).run() or 0
 
 

@@ -102,6 +102,15 @@ def _optional_str(value: Any) -> Optional[str]:
     return None if value in (None, "") else str(value)
 
 
+def _wsgi_spec(value: Any) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    from fcgi_handlers.wsgi import parse_app_spec
+
+    parse_app_spec(str(value))   # AppSpecError is a ValueError: reported with the setting's name
+    return str(value)
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -161,6 +170,8 @@ SETTINGS: tuple[Setting, ...] = (
             "recycle a worker after this many requests (0: never)", "N"),
     Setting("max_params_size", "--max-params-size", _positive_int, server_defaults.DEFAULT_MAX_PARAMS_SIZE,
             "largest FastCGI params block accepted, in bytes ", "BYTES"),
+    Setting("wsgi", "--wsgi", _wsgi_spec, None,
+            "serve this WSGI application (MODULE:APP) directly, without the mod_python layer", "MODULE:APP"),
     Setting("spool_threshold", "--spool-threshold", _non_negative_int, server_defaults.DEFAULT_STDIN_SPOOL_THRESHOLD,
             "request bodies past this many bytes are spooled to a temporary file", "BYTES"),
 )

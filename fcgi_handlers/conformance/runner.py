@@ -44,6 +44,7 @@ class Workspace:
             path.mkdir(mode=0o755, exist_ok=True)
             path.chmod(0o755)
         self._stamp = time.time()
+        self._discarded = 0
 
     def tokens(self, scenario: Scenario) -> dict[str, str]:
         return {"mod": scenario.module, "url": scenario.url, "dir": str(self.docroot / "cf" / scenario.name),
@@ -74,14 +75,30 @@ class Workspace:
     def reset(self, scenario: Scenario) -> None:
         """Fresh scratch directory and original handler files before a side runs (www-data writes there too)."""
         state = Path(self.tokens(scenario)["state"])
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(mode=0o777)
+        self._clear(state)
+        state.mkdir(mode=0o777, exist_ok=True)
         state.chmod(0o777)
         if any(call.rewrite for call in scenario.calls):
             for name, text in self.sources(scenario).items():
                 self.write_handler(name, text, scenario)
             for rel, data in scenario.files.items():
                 self.write_handler("{dir}/" + rel, data.decode("latin-1"), scenario, "latin-1")
+
+    def _clear(self, state: Path) -> None:
+        """Move the old scratch directory aside in one rename, then delete it.
+
+        The previous side's after-response work (a session saved by a cleanup) may still write into it, so deleting
+        it in place can race with a new file (rmtree leaves the directory, mkdir then fails). A rename is atomic and
+        leaves the name free; late writes land in the moved copy, which is deleted with whatever it holds.
+        """
+        self._discarded += 1
+        aside = self.root / "discarded" / f"{state.name}-{self._discarded}"
+        aside.parent.mkdir(exist_ok=True)
+        try:
+            state.rename(aside)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(aside, ignore_errors=True)
 
     def block(self, scenario: Scenario) -> str:
         """The scenario's mod_python block, as real mod_python reads it (inside its own name-based virtual host

@@ -25,6 +25,9 @@ from . import systemd
 log = logging.getLogger(__name__)
 
 UNIX_PREFIX = "unix:"
+# An already listening socket handed over as a file descriptor: `fd:0` is FastCGI's FCGI_LISTENSOCK_FILENO, the
+# socket a web server (mod_fcgid, spawn-fcgi) passes as the child's stdin (FastCGI spec §2.2).
+FD_PREFIX = "fd:"
 
 # Whether an accepted socket inherits the listener's O_NONBLOCK: not on Linux (accept(2)), yes on the BSDs.
 _ACCEPT_INHERITS_NONBLOCK = not sys.platform.startswith("linux")
@@ -46,19 +49,28 @@ class Address:
     host: str = ""
     port: int = 0
     path: str = ""
+    fd: int = -1
 
     @property
     def is_unix(self) -> bool:
         return bool(self.path)
 
     def __str__(self) -> str:
+        if self.fd >= 0:
+            return f"{FD_PREFIX}{self.fd}"
         if self.is_unix:
             return UNIX_PREFIX + self.path
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def parse_address(text: str) -> Address:
-    """``"host:port"``, ``"[v6]:port"`` or ``"unix:/path"`` (``unix:///path`` too, as Apache accepts since 2.4.50)."""
+    """``"host:port"``, ``"[v6]:port"``, ``"unix:/path"`` (``unix:///path`` too, as Apache accepts since 2.4.50) or
+    ``"fd:N"`` (an inherited listening socket)."""
+    if text.startswith(FD_PREFIX):
+        number = text[len(FD_PREFIX):]
+        if not number.isdigit():
+            raise BindError(f"bind address {text!r}: fd: needs a file descriptor number")
+        return Address(fd=int(number))
     if text.startswith(UNIX_PREFIX):
         path = text[len(UNIX_PREFIX):]
         if path.startswith("//"):
@@ -85,7 +97,7 @@ class Listener:
     @property
     def bound(self) -> Address:
         """The address actually bound (the real port when 0 was asked for)."""
-        if self.address.is_unix:
+        if self.address.is_unix or self.address.fd >= 0:
             return self.address
         name: Tuple[str, int] = self.sock.getsockname()[:2]
         return Address(host=name[0], port=name[1])
@@ -143,6 +155,8 @@ def bind(text: str, backlog: int, socket_mode: int, owner: Optional[int] = None,
     given to ``owner``/``group`` (None: left as created); TCP has no owner."""
     address = parse_address(text)
     try:
+        if address.fd >= 0:
+            return inherit(address.fd, address)
         if address.is_unix:
             return _bind_unix(address, backlog, socket_mode, owner, group)
         return _bind_tcp(address, backlog)
@@ -200,9 +214,10 @@ def _give(path: str, owner: Optional[int], group: Optional[int]) -> None:
         raise BindError(exc.errno, f"cannot give {path} to uid {owner} gid {group}: {exc.strerror}") from exc
 
 
-def inherit(fd: int) -> Listener:
-    """A listening socket this process was given (systemd socket activation); ``BindError`` when ``fd`` is not a
-    listening stream socket. Its unix socket path, if any, is left alone at exit: it belongs to whoever made it."""
+def inherit(fd: int, address: Optional[Address] = None) -> Listener:
+    """A listening socket this process was given (systemd socket activation, or `--bind fd:N` from a web server);
+    ``BindError`` when ``fd`` is not a listening stream socket. The listener is named ``address`` when given, else by
+    the socket's own name; its unix socket path, if any, is left alone at exit: it belongs to whoever made it."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
@@ -212,6 +227,8 @@ def inherit(fd: int) -> Listener:
         if sock.type != socket.SOCK_STREAM or not listening:
             raise BindError(errno.EINVAL, f"inherited descriptor {fd} is not a listening stream socket")
         sock.setblocking(False)
+        if address is not None:
+            return Listener(address, sock)
         if sock.family == socket.AF_UNIX:
             name = sock.getsockname()
             path = name if isinstance(name, str) and name else "@abstract"

@@ -132,3 +132,34 @@ def test_blocks_name_the_scenarios_location_or_directory(tmp_path: Path) -> None
     assert workspace.block(location).splitlines()[0] == '<Location "/cf/loc/">'
     assert workspace.block(directory).splitlines()[0] == f'<Directory "{tmp_path}/htdocs/cf/dir">'
     assert "PythonHandler cf_loc" in workspace.block(location)
+
+
+def test_state_reset_survives_a_late_writer_of_the_previous_side(tmp_path: Path) -> None:
+    """A previous side's cleanup may still write session files while the next side's reset runs; the reset must
+    neither fail nor leave those files in the fresh directory."""
+    workspace = Workspace(tmp_path)
+    scenario = Scenario("late", "a", "src")
+    state = Path(workspace.tokens(scenario)["state"])
+    stop = threading.Event()
+
+    def late_writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                (state / f"sess_{n}").write_text("x")
+            except OSError:
+                pass   # the directory is gone for a moment: a real writer fails too, harmlessly
+
+    workspace.reset(scenario)
+    writer = threading.Thread(target=late_writer)
+    writer.start()
+    try:
+        for _ in range(200):
+            workspace.reset(scenario)
+            assert state.is_dir()
+    finally:
+        stop.set()
+        writer.join(10)
+    workspace.reset(scenario)
+    assert list(state.iterdir()) == []

@@ -1,7 +1,8 @@
 """Fixtures for the Docker tests: a Docker daemon, the local base image, one compose project per test module.
 
-A Docker daemon is started (scripts/start-dockerd.sh) only when none answers, and stopped at the end of the session
-only if this session started it (FCGI_HANDLERS_KEEP_DOCKERD=1 keeps it running for the next run). The base image is
+scripts/start-dockerd.sh starts a Docker daemon only when none answers and records this session (its PID) as a user;
+at the end the session tells the script it is done, and the script stops the daemon only if it started it and no other
+run on the host still uses it (FCGI_HANDLERS_KEEP_DOCKERD=1 skips the stop, to keep it for the next run). The base image is
 built from Debian's mirror by scripts/docker-base-image.sh once and kept: no registry is needed. Each compose project
 has a unique name and is removed with its volume at the end of its module, and so is the Swarm stack of
 test_swarm.py (its fixture is in that module; the swarm's rules are in swarm_stack.py). When Docker cannot work, the tests fail
@@ -32,25 +33,17 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _docker_answers() -> bool:
-    try:
-        return bool(docker.from_env(version="auto", timeout=10).ping())
-    except docker.errors.DockerException:
-        return False
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    started_here = False
-    if not _docker_answers():
-        try:
-            result = subprocess.run([str(SCRIPTS / "start-dockerd.sh")], capture_output=True, text=True,
-                                    timeout=DOCKERD_START_TIMEOUT + 30, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            unavailable(f"scripts/start-dockerd.sh: {exc}")
-        if result.returncode != 0:
-            unavailable(f"scripts/start-dockerd.sh could not start dockerd:\n{result.stderr[-3000:]}")
-        started_here = True
+    holder = ["--holder", str(os.getpid())]
+    try:
+        # Also when a daemon answers: if the script started it for another run, this run must count as a user.
+        result = subprocess.run([str(SCRIPTS / "start-dockerd.sh"), *holder], capture_output=True, text=True,
+                                timeout=2 * DOCKERD_START_TIMEOUT + 30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        unavailable(f"scripts/start-dockerd.sh: {exc}")
+    if result.returncode != 0:
+        unavailable(f"scripts/start-dockerd.sh could not start dockerd:\n{result.stderr[-3000:]}")
     try:
         client = docker.from_env(version="auto", timeout=300)
         client.ping()
@@ -58,8 +51,8 @@ def docker_client() -> Iterator[docker.DockerClient]:
         unavailable(f"the Docker daemon does not answer the SDK: {exc}")
     yield client
     client.close()
-    if started_here and os.environ.get("FCGI_HANDLERS_KEEP_DOCKERD") != "1":
-        subprocess.run([str(SCRIPTS / "start-dockerd.sh"), "--stop"], timeout=60, check=False)
+    if os.environ.get("FCGI_HANDLERS_KEEP_DOCKERD") != "1":
+        subprocess.run([str(SCRIPTS / "start-dockerd.sh"), "--stop", *holder], timeout=60, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -26,15 +26,21 @@ BLOCKS = [
 
 
 @pytest.fixture
-def own_daemon() -> Iterator[ManagedProcess]:
+def exit_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the daemon's exit cleanups write (its environment names it): this test's own file."""
+    path = tmp_path / "exit-cleanups.txt"
+    monkeypatch.setenv("FCGI_HANDLERS_E2E_EXIT_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def own_daemon(exit_file: Path) -> Iterator[ManagedProcess]:
     """A daemon with one worker and two PythonImports: one into main_interpreter, one into `other`."""
     log_dir = make_run_dir("phases-startup")
     process = start_daemon(free_port(), log_dir, extra_args=[
         "--workers", "1", "--import", "phases_startup::init", "--import", "phases_startup::init other"])
     yield process
-    pid = process.proc.pid if process.proc is not None else 0
     process.stop()
-    Path(f"/tmp/fcgi-handlers-e2e-exit-{pid}").unlink(missing_ok=True)  # what the exit cleanups wrote
     remove_run_dir(log_dir)
 
 
@@ -60,18 +66,14 @@ def test_python_import_and_interpreter_namespaces(own_daemon: ManagedProcess,
     assert fields(apache.get("/st-main/").text)["hits"] == "3"
 
 
-def test_child_cleanups_run_when_the_worker_exits(own_daemon: ManagedProcess,
+def test_child_cleanups_run_when_the_worker_exits(own_daemon: ManagedProcess, exit_file: Path,
                                                   start_apache: Callable[..., ApacheServer]) -> None:
     backend = Backend(port=own_daemon.port)
     apache = start_apache([mod_python_block_to_daemon(BLOCKS[0], backend)], backend=backend)
-    assert own_daemon.proc is not None
-    exit_file = Path(f"/tmp/fcgi-handlers-e2e-exit-{own_daemon.proc.pid}")
-    exit_file.unlink(missing_ok=True)
     assert apache.get("/st-main/?register").status == 200
     assert not exit_file.exists()
     assert own_daemon.stop() == 0  # SIGTERM: the worker finishes and exits normally
     lines = exit_file.read_text().splitlines()
-    exit_file.unlink()
     # Newest first: the request's, then the two PythonImports' (main_interpreter's first); all of the one worker.
     assert [line.rsplit(" ", 1)[0] for line in lines] == ["req.server.register_cleanup", "apache.register_cleanup",
                                                           "apache.register_cleanup"]

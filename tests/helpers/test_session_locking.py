@@ -108,10 +108,10 @@ def test_processes_and_threads_never_share_a_session(tmp_path: Path, session_typ
     run_cleanups(req)
 
 
-def test_memory_session_threads_never_share_a_session() -> None:
+def test_memory_session_threads_never_share_a_session(tmp_path: Path) -> None:
     options = {"mod_python.session.session_type": "MemorySession"}
     sid = new_session(options)
-    marker = Path(os.environ.get("TMPDIR", "/tmp")) / f"mp-mem-inside-{os.getpid()}"
+    marker = tmp_path / "inside"
     results: list[int] = []
     pool = [threading.Thread(target=lambda: results.append(increment(sid, options, marker, ROUNDS)))
             for _ in range(4)]

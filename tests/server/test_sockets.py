@@ -110,3 +110,29 @@ def test_remove_path_leaves_a_successor_socket_alone(tmp_path: Path) -> None:
     finally:
         second.close()
         second.remove_path()
+
+
+def test_an_inherited_listening_socket_by_descriptor() -> None:
+    """`fd:N`: a socket a web server passed in (FastCGI's FCGI_LISTENSOCK_FILENO is 0); not ours to unlink."""
+    given = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    given.bind(("127.0.0.1", 0))
+    given.listen(4)
+    listener = bind(f"fd:{given.fileno()}", 4, 0o660)
+    assert str(listener.bound) == f"fd:{given.fileno()}"
+    client = socket.create_connection(given.getsockname())
+    conn = None
+    for _ in range(100):
+        conn = accept(listener)
+        if conn is not None:
+            break
+    assert conn is not None
+    for sock in (conn, client, given):
+        sock.close()
+    listener.sock.detach()
+    not_listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with pytest.raises(BindError, match="not a listening stream socket"):
+        bind(f"fd:{not_listening.fileno()}", 4, 0o660)
+    assert not_listening.fileno() >= 0   # left open: the descriptor was not ours
+    not_listening.close()
+    with pytest.raises(BindError, match="file descriptor number"):
+        parse_address("fd:x")

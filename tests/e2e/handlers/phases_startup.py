@@ -1,8 +1,9 @@
 """Handlers for tests/e2e/test_phases_startup.py: PythonImport, interpreter names and namespaces, child-exit cleanups.
 
 `init` is what `--import phases_startup::init [INTERPRETER]` calls when a worker starts; `STATE` lives in the module,
-so each interpreter namespace has its own. The exit cleanups write to `/tmp/fcgi-handlers-e2e-exit-<arbiter pid>`
-(a worker's parent), because nothing else is left to report to when a worker exits.
+so each interpreter namespace has its own. The exit cleanups append to the file named by the daemon's environment
+variable FCGI_HANDLERS_E2E_EXIT_FILE (the test's own temporary directory), because nothing else is left to report to
+when a worker exits.
 """
 import os
 
@@ -11,12 +12,8 @@ from mod_python import apache
 STATE = {"imported_in": None, "init_calls": 0, "hits": 0}
 
 
-def _exit_file():
-    return "/tmp/fcgi-handlers-e2e-exit-%d" % os.getppid()
-
-
 def _at_exit(data):
-    with open(_exit_file(), "a") as handle:
+    with open(os.environ["FCGI_HANDLERS_E2E_EXIT_FILE"], "a") as handle:
         handle.write("%s %d\n" % (data, os.getpid()))
 
 
