@@ -304,3 +304,17 @@ def test_field_objects() -> None:
     old = util.Field("up", io.BytesIO(b"data"), "text/plain", {}, "form-data", {"filename": "u.txt"})
     assert (old.filename, old.value, old.type, repr(old)) == ("u.txt", b"data", "text/plain", "Field('up', b'data')")
     assert util.Field("empty").value is None
+
+
+def test_upload_named_outside_latin1_is_parsed() -> None:
+    # Found by fuzz/multipart_form.py: a filename beyond Latin-1 (UTF-8, as browsers send it) made the part's header
+    # table raise TypeError, so the upload failed with 500. The table is given the header as received and reads it
+    # back as every table does (UTF-8 when the bytes are); bytes that are not UTF-8 stay one character per byte.
+    name = "\u65e5\u672c\u20ac.txt"
+    body = multipart_body([("doc", name, "text/plain", b"data")])
+    doc = util.FieldStorage(post_request(body, multipart_type()))["doc"]
+    assert doc.filename == name and doc.value == b"data"
+    assert doc.headers["Content-Disposition"] == f'form-data; name="doc"; filename="{name}"'
+    raw = multipart_body([("doc", "x", "text/plain", b"data")]).replace(b'filename="x"', b'filename="\xc5\xdf\x99"')
+    doc = util.FieldStorage(post_request(raw, multipart_type()))["doc"]
+    assert doc.filename == "\xc5\xdf\x99" and doc.headers["Content-Disposition"].endswith('filename="\xc5\xdf\x99"')
