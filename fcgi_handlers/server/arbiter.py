@@ -141,12 +141,17 @@ class Arbiter:
         """Bind every address and install the signal handlers (when called from the main thread)."""
         try:
             for address in self.settings.addresses:
-                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode))
+                self.listeners.append(bind(address, self.settings.backlog, self.settings.socket_mode,
+                                           self.settings.allowed_clients))
         except BaseException:
             self._close_listeners()
             raise
         for listener in self.listeners:
-            log.info("listening at %s", listener.bound)
+            log.info("listening at %s%s", listener.bound, f" (allowed clients: {', '.join(listener.clients.entries)})"
+                     if listener.clients is not None else "")
+            if not listener.address.is_unix and listener.clients is None:
+                log.warning("listening at %s for any client: whoever reaches this port chooses handlers and options; "
+                            "name Apache's addresses with --allowed-clients", listener.bound)
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Final, Tuple, Union
+from typing import Final, Optional, Tuple, Union
 
 # Re-exported: the protocol layer owns the limit, the CLI reads every default from this module.
 from ..protocol.constants import DEFAULT_MAX_PARAMS_SIZE as DEFAULT_MAX_PARAMS_SIZE
@@ -66,6 +66,9 @@ class Settings:
     boot_timeout: float = DEFAULT_BOOT_TIMEOUT
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     log_level: str = "info"
+    # Who may connect to the TCP listeners: addresses, CIDR ranges, host names (clients.py); None: loopback peers
+    # for a loopback listener, everyone otherwise.
+    allowed_clients: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         if not self.addresses:

@@ -18,7 +18,9 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
+
+from .clients import ClientFilter, filter_for
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +77,12 @@ def parse_address(text: str) -> Address:
 class Listener:
     """One bound, listening, non-blocking socket (non-blocking: every worker polls it and only one wins accept)."""
 
-    def __init__(self, address: Address, sock: socket.socket, identity: Optional[Tuple[int, int, int]] = None) -> None:
+    def __init__(self, address: Address, sock: socket.socket, identity: Optional[Tuple[int, int, int]] = None,
+                 clients: Optional[ClientFilter] = None) -> None:
         self.address = address
         self.sock = sock
         self._identity = identity
+        self.clients = clients  # TCP only: the peers accept() lets through (None: everyone)
 
     @property
     def bound(self) -> Address:
@@ -111,13 +115,16 @@ class Listener:
             os.unlink(self.address.path)
 
 
-def bind(text: str, backlog: int, socket_mode: int) -> Listener:
-    """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used."""
+def bind(text: str, backlog: int, socket_mode: int, allowed_clients: Optional[Sequence[str]] = None) -> Listener:
+    """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used. A TCP listener
+    admits ``allowed_clients`` (addresses, ranges, names), or by default loopback peers if it is on loopback."""
     address = parse_address(text)
     try:
         if address.is_unix:
             return _bind_unix(address, backlog, socket_mode)
-        return _bind_tcp(address, backlog)
+        listener = _bind_tcp(address, backlog)
+        listener.clients = filter_for(address.host, allowed_clients)
+        return listener
     except BindError:
         raise
     except OSError as exc:
@@ -183,7 +190,8 @@ def _clear_stale_path(path: str) -> None:
 
 
 def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]:
-    """Accept one connection as a blocking socket (TCP_NODELAY set for TCP), or None if another worker won it.
+    """Accept one connection as a blocking socket (TCP_NODELAY set for TCP), or None if another worker won it or
+    the peer is not one of the listener's allowed clients (closed at once, logged by ``clients``).
 
     The socket is the C-level ``_socket.socket`` that ``socket.socket`` wraps: every call a request thread makes on it
     (recv, sendall, shutdown, close, sendmsg) is a C method already, and skipping the Python wrapper's constructor,
@@ -192,7 +200,7 @@ def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]
     """
     sock = listener.sock if isinstance(listener, Listener) else listener
     try:
-        fd, _ = sock._accept()  # type: ignore[attr-defined]  # socket.accept() without its wrapper
+        fd, peer = sock._accept()  # type: ignore[attr-defined]  # socket.accept() without its wrapper
     except (BlockingIOError, InterruptedError):
         return None
     except OSError as exc:
@@ -201,6 +209,10 @@ def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]
         if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
             return None
         raise
+    if isinstance(listener, Listener) and listener.clients is not None and not listener.clients.allows(peer[0]):
+        os.close(fd)  # before a byte is read: the peer sees the connection closed, nothing runs
+        listener.clients.refused(peer[0], str(listener.address))
+        return None
     family = _socket.socket.family.__get__(sock)  # the int, not the enum socket.socket.family converts it to
     conn = _socket.socket(family, socket.SOCK_STREAM, 0, fd)
     # Linux's accept() never passes the listener's O_NONBLOCK on, and the new socket gets the default timeout, None
