@@ -16,28 +16,31 @@ from typing import Any
 from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
+from fcgi_handlers.dispatch.trust import ParamPolicy
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.server import FastCGIRequest
 
-# What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
-def _defaults(config: Any) -> dict[str, str]:
-    defaults = {}
+
+def param_policy(config: Any) -> ParamPolicy:
+    """The daemon's say over the directive params (`trust`): what its own settings supply when Apache's block does
+    not (`--handler`, `--debug`), the `--fixed` pins and the `--allow-params` list."""
+    defaults = []
     if config.handler:
-        defaults["PythonHandler"] = config.handler
+        defaults.append(("PythonHandler", config.handler))
     if config.debug:
-        defaults["PythonDebug"] = "On"
-    return defaults
+        defaults.append(("PythonDebug", "On"))
+    return ParamPolicy(defaults=defaults, fixed=getattr(config, "fixed", None) or (),
+                       allowed=getattr(config, "allow_params", None))
 
 
 def make_app(config: Any) -> Any:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
-    dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
+    dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path), policy=param_policy(config)))
     runtime.install(runtime.WorkerState(loader=dispatcher.loader, workers=config.workers, threads=config.threads,
                                         child_cleanups=dispatcher.child_cleanups, namespaces=dispatcher.namespaces))
     atexit.register(runtime.run_child_cleanups)
     runtime.run_imports(getattr(config, "imports", None) or (), dispatcher.namespaces)
-    defaults = _defaults(config)
 
     def app(request: FastCGIRequest) -> int:
         if request.role not in (FCGI_RESPONDER, FCGI_AUTHORIZER):
@@ -45,8 +48,6 @@ def make_app(config: Any) -> Any:
             request.sink.stderr(b"fcgi_handlers: only the RESPONDER and AUTHORIZER roles are served\n")
             return 0
         params = decode_params(request.params)
-        for key, value in defaults.items():
-            params.setdefault(key, value)
         if request.role == FCGI_AUTHORIZER:
             handle_authorizer(dispatcher, params, request.sink, after_end=request.call_after_end)
         else:

@@ -16,7 +16,7 @@ from fcgi_handlers import __version__, config
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fcgi_handlers.app import make_app
+    from fcgi_handlers.app import make_app, param_policy
     from fcgi_handlers.server import Arbiter
     from fcgi_handlers.server.settings import Settings
 
@@ -25,8 +25,12 @@ def _serve(args: argparse.Namespace) -> int:
         bind=cfg.bind, workers=cfg.workers, threads=cfg.threads, socket_mode=cfg.socket_mode,
         graceful_timeout=cfg.graceful_timeout, max_params_size=cfg.max_params_size,
         stdin_spool_threshold=cfg.spool_threshold, max_requests=cfg.max_requests,
-        log_level="debug" if cfg.debug else "info",
+        log_level="debug" if cfg.debug else "info", allowed_clients=cfg.allowed_clients,
     )
+    try:
+        param_policy(cfg).check(cfg.path)
+    except ValueError as exc:
+        raise config.ConfigError(str(exc)) from None
     logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     return Arbiter(settings, lambda: make_app(cfg)).run() or 0
