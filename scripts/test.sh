@@ -23,7 +23,7 @@ fi
 stamp=.venv/.fcgi-handlers-pyproject.sha256
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,fuzz]'
   echo "$want" > "$stamp"
 fi
 
