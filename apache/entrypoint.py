@@ -1,4 +1,4 @@
-"""The Apache container's entrypoint: render httpd.conf with fcgi_handlers.apacheconf, run Apache, follow the daemons.
+"""The Apache container's entrypoint: render httpd.conf with fcgi_handlers.apache, run Apache, follow the daemons.
 
 Compose gives every replica of the `handlers` service one DNS name with one A record each, but mod_proxy resolves a
 BalancerMember's host once per worker, so a member named `handlers` would pin one replica. This process therefore
@@ -9,7 +9,7 @@ replica's stop and the next resolution the balancer keeps requests off it: a ref
 member in error state for `retry` seconds and the request is retried on another member, and mod_proxy_hcheck's TCP
 check takes a silent member out before a request has to find out.
 
-The location blocks are the demo's (`fcgi_handlers.demo.demo_blocks`), so the compose stack serves what `fcgi-handlers
+The location blocks are the demo's (`fcgi_handlers.apache.demo.demo_blocks`), so the compose stack serves what `fcgi-handlers
 demo` serves, plus `/whoami` (which daemon answered) and `/server-status` (loopback only, for the healthcheck).
 
     entrypoint.py run            render, start Apache in the foreground, follow the daemons (the image's command)
@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from fcgi_handlers.apacheconf import Backend, httpd_conf, quote, section
-from fcgi_handlers.demo import demo_blocks
+from fcgi_handlers.apache import Backend, httpd_conf, quote, section
+from fcgi_handlers.apache.demo import demo_blocks
+from fcgi_handlers.apache.paths import APACHE_BIN
 
-APACHE_BINARY = "/usr/sbin/apache2"
 BALANCER = "balancer://fcgi-handlers"
-# Modules beyond apacheconf.BASE_MODULES: TCP health checks of the members, /server-status for the healthcheck.
+# Modules beyond fcgi_handlers.apache.BASE_MODULES: TCP health checks of the members, /server-status for the
+# healthcheck.
 # mod_watchdog, which mod_proxy_hcheck needs, is compiled into Debian's apache2.
 EXTRA_MODULES = ("proxy_hcheck", "status")
 # In-flight requests get this long on a graceful stop (docker stop); compose's stop_grace_period must exceed it.
@@ -129,7 +130,7 @@ def site_blocks(settings: Settings) -> list[str]:
 
 
 def render(settings: Settings, addresses: Sequence[str]) -> str:
-    """The complete httpd.conf: apacheconf's standalone config, listening on every interface of the container."""
+    """The complete httpd.conf: fcgi_handlers.apache.httpd_conf, listening on every interface of the container."""
     global_lines = [
         f"GracefulShutdownTimeout {GRACEFUL_SHUTDOWN_TIMEOUT}",
         balancer_block(addresses, settings),
@@ -166,7 +167,7 @@ def write_checked(settings: Settings, conf: str) -> bool:
     """Write `conf` in place of the running config only if `apache2 -t` accepts it; a rejected config is reported."""
     candidate = settings.conf_path.with_suffix(".new")
     candidate.write_text(conf)
-    check = subprocess.run([APACHE_BINARY, "-t", "-f", str(candidate)], capture_output=True, text=True,
+    check = subprocess.run([APACHE_BIN, "-t", "-f", str(candidate)], capture_output=True, text=True,
                            timeout=30, check=False)
     if check.returncode != 0:
         log(f"apache2 -t rejected the new config, keeping the running one: {check.stderr.strip()}")
@@ -206,7 +207,7 @@ class Supervisor:
         signal.set_wakeup_fd(wake_w)
         for signum in self.HANDLED:
             signal.signal(signum, lambda *_: None)
-        self.httpd_pid = os.posix_spawn(APACHE_BINARY, [APACHE_BINARY, "-f", str(self.settings.conf_path),
+        self.httpd_pid = os.posix_spawn(APACHE_BIN, [APACHE_BIN, "-f", str(self.settings.conf_path),
                                                         "-DFOREGROUND"], dict(os.environ))
         next_resolve = time.monotonic() + self.settings.resolve_interval
         while self.exit_status is None:

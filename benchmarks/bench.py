@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from e2e.harness import (HANDLERS_DIR, HELLO, ApacheFactory, ApacheServer, ManagedProcess,  # noqa: E402
                          free_port, http_request, make_run_dir, missing_apache, remove_run_dir, start_daemon,
                          start_flup)
-from fcgi_handlers.apacheconf import Backend, section, worker_block  # noqa: E402
+from fcgi_handlers.apache import Backend, section, worker_block  # noqa: E402
 
 DAEMON_TARGETS = ("daemon-reuse", "daemon-plain", "daemon-reuse-tcp", "daemon-plain-tcp")
 TARGETS = (*DAEMON_TARGETS, "mod_python", "mod_wsgi", "flup", "static")

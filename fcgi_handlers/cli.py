@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _apache_config(args: argparse.Namespace) -> int:
-    from fcgi_handlers.apacheconf import Backend, include_snippet
+    from fcgi_handlers.apache import Backend, include_snippet
 
     auth = Backend.from_bind(args.auth_bind) if args.auth_bind else None
     if auth is not None and auth.socket is not None:
@@ -50,7 +50,7 @@ def _apache_config(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from fcgi_handlers.demo import run_demo
+    from fcgi_handlers.apache.demo import run_demo
 
     return run_demo(port=args.port, daemon_port=args.daemon_port, handlers=args.handlers)
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
-from fcgi_handlers.httpd import HttpdError, missing_apache
+from fcgi_handlers.apache.runner import HttpdError, missing_apache
 
 from .judge import Outcome, Result
 from .report import docs_summary, totals, write

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Optional, Sequence, Union
 
-from fcgi_handlers.httpd import REQUEST_TIMEOUT, Response
+from fcgi_handlers.apache.runner import REQUEST_TIMEOUT, Response
 
 CHUNK = 8192   # bytes per chunk of a chunked request body
 

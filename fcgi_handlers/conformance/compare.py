@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Sequence
 
-from fcgi_handlers.httpd import Response
+from fcgi_handlers.apache.runner import Response
 
 from .scenario import Expect, Mask
 

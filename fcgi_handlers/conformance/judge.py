@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Optional
 
-from fcgi_handlers.httpd import Response
+from fcgi_handlers.apache.runner import Response
 
 from .compare import Side, View, check, differences, missing_logs, view
 from .scenario import NO_ANSWER, Call, Scenario

@@ -176,7 +176,7 @@ def docs_summary(results: Sequence[Result]) -> str:
         "Each scenario (handler source, one mod_python `<Location>`/`<Directory>` block, HTTP requests) is answered "
         "by real mod_python 3.5.0 (Debian's libapache2-mod-python, prefork Apache 2.4) and by the daemon behind an "
         "event Apache with mod_proxy_fcgi, whose block is the same block translated by "
-        "`fcgi_handlers.apacheconf.mod_python_block_to_daemon`. Compared: status line, every response header except "
+        "`fcgi_handlers.apache.mod_python_block_to_daemon`. Compared: status line, every response header except "
         "framing (Content-Length, Transfer-Encoding, Connection, Keep-Alive; Apache >= 2.4.59 drops a FastCGI "
         "backend's Content-Length), and the body, after normalising only what must differ: Date, Server and ETag "
         "values, the order of Allow (Apache's follows a per-start hash seed), each side's port, the traceback "

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-from fcgi_handlers.apacheconf import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
-from fcgi_handlers.httpd import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir, remove_run_dir,
-                                 start_daemon, write_tree)
+from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
+from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir,
+                                         remove_run_dir, start_daemon, write_tree)
 
 from .client import Connection, send_concurrently
 from .compare import Side, log_messages, missing_logs

@@ -40,8 +40,17 @@ OPTION_PREFIX = "PythonOption."
 AUTH_PARAMS = ("AuthName", "AuthType")
 # What a param's name starts with when it may be a directive: one test that rejects the other params at once.
 _DIRECTIVE_PREFIXES = ("Python", "Auth")
-# The <Directory> path the translation passes for req.hlist.directory (apacheconf_translate); not a mod_python directive.
+# What Apache knows about a block but does not send a FastCGI backend: the translation
+# (fcgi_handlers.apache.translate) passes it in params of these names, none of them a mod_python directive.
+# The <Directory> path, for req.hlist.directory.
 DIRECTORY_PARAM = "PythonDirectory"
+# The <Location>/<LocationMatch> path, for req.hlist.location and everything mounted at the location.
+LOCATION_PARAM = "PythonLocation"
+# The virtual host's configured ServerName, for req.server.server_hostname.
+SERVER_NAME_PARAM = "PythonServerName"
+# The block's Require lines, in order: `PythonRequire.1`, `PythonRequire.2`, ... each the arguments of one line as
+# written, for req.requires().
+REQUIRE_PREFIX = "PythonRequire."
 HANDLER_MODULE = "PythonHandlerModule"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).

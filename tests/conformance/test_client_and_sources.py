@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fcgi_handlers.apacheconf import Backend
+from fcgi_handlers.apache import Backend
 from fcgi_handlers.conformance import corpus
 from fcgi_handlers.conformance.client import Connection, request_bytes, send_concurrently
 from fcgi_handlers.conformance.runner import Workspace, daemon_block

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fcgi_handlers.conformance.compare import (Side, View, check, collapse_frames, differences, log_messages,
                                                missing_logs, normalise_text, view)
 from fcgi_handlers.conformance.scenario import Expect, Mask
-from fcgi_handlers.httpd import Response
+from fcgi_handlers.apache.runner import Response
 
 ROOTS = ("/srv/cf/handlers", "/srv/cf/htdocs")
 OURS = Side(port=41234, code_roots=ROOTS)

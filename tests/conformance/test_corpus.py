@@ -16,7 +16,7 @@ import pytest
 
 from fcgi_handlers.conformance import Outcome, Result, Scenario, corpus, run_corpus
 from fcgi_handlers.conformance.report import totals
-from fcgi_handlers.httpd import missing_apache
+from fcgi_handlers.apache.runner import missing_apache
 
 pytestmark = pytest.mark.e2e
 

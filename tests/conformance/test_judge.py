@@ -9,7 +9,7 @@ from fcgi_handlers.conformance.judge import Exchange, Outcome, SideRun, judge
 from fcgi_handlers.conformance.report import Totals, intended_list, mismatch_list, totals
 from fcgi_handlers.conformance.scenario import NO_ANSWER, Call, Expect, Scenario, diagnosed, fill, mod_python_bug
 from fcgi_handlers.conformance.scenarios import CorpusError, validate
-from fcgi_handlers.httpd import Response
+from fcgi_handlers.apache.runner import Response
 
 THEIRS, OURS = Side(38001, ("/h",)), Side(41234, ("/h",))
 BUG = mod_python_bug("the oracle is wrong here")

@@ -1,5 +1,5 @@
 """The configuration side of the phases: the Apache lines that put PythonAuthenHandler/PythonAuthzHandler inside
-Apache's auth phases (fcgi_handlers.apacheconf), the daemon settings for several addresses and PythonImport
+Apache's auth phases (fcgi_handlers.apache), the daemon settings for several addresses and PythonImport
 (fcgi_handlers.config), `fcgi-handlers apache-config --auth-bind`, and the phase table the README shows."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from apacheconf.test_apacheconf import parse
-from apacheconf.test_configtest import configtest
+from apache_layer.test_config import parse
+from apache_layer.test_configtest import configtest
 from fcgi_handlers import cli, config
-from fcgi_handlers.apacheconf import (Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
-                                      mod_python_to_daemon, setenvif_line)
+from fcgi_handlers.apache import (Backend, auth_provider_lines, include_snippet, mod_python_block_to_daemon,
+                                  mod_python_to_daemon, setenvif_line)
 from fcgi_handlers.dispatch.phases import PHASES, placement_table
 from fcgi_handlers.dispatch.runtime import ImportSpec
 
@@ -43,7 +43,7 @@ def test_auth_handlers_go_inside_apache_with_directives_set_early() -> None:
     # SetEnv runs after the auth phases: everything the authorizer call reads is set in the header-parser phase.
     assert setenvif(lines) == {"AuthType": "Basic", "AuthName": "realm one", "PythonAuthenHandler": "auth::check",
                                "PythonAuthzHandler": "auth::groups", "PythonHandler": "app",
-                               "PythonOption.secret": "a\\$1 b\\\\c"}
+                               "PythonOption.secret": "a\\$1 b\\\\c", "PythonRequire.1": "valid-user"}
     assert tree.directives("AuthType") == [["Basic"]] and tree.directives("AuthName") == [["realm one"]]
 
 

@@ -1,6 +1,6 @@
 """apache/entrypoint.py without Docker: the config it renders, checked against the demo and by a real `apache2 -t`.
 
-The compose stack's Apache config is generated from fcgi_handlers.apacheconf and the demo's blocks at container start;
+The compose stack's Apache config is generated from fcgi_handlers.apache and the demo's blocks at container start;
 these tests keep that generation in step with both (a new demo location must appear, routed to the balancer) and
 let the local Apache parse the result, so a config error shows here before any image is built.
 """
@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from fcgi_handlers.demo import EXAMPLES
+from fcgi_handlers.apache.demo import EXAMPLES
 
 ENTRYPOINT_PATH = Path(__file__).resolve().parents[2] / "apache" / "entrypoint.py"
 

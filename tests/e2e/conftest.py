@@ -25,7 +25,7 @@ import pytest
 
 from e2e.harness import (HANDLERS_DIR, ApacheFactory, ApacheServer, Backends, ManagedProcess, free_port, make_run_dir,
                          missing_apache, remove_run_dir, start_daemon, start_flup)
-from fcgi_handlers.apacheconf import Backend
+from fcgi_handlers.apache import Backend
 
 SERVERS = pytest.StashKey[list[ApacheServer]]()
 BACKENDS = pytest.StashKey[list[ManagedProcess]]()

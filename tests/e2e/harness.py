@@ -1,6 +1,6 @@
 """Processes for end-to-end tests: a standalone Apache, the daemon and a flup stand-in, all on 127.0.0.1.
 
-The process and Apache runner lives in `fcgi_handlers.httpd` (shared with `fcgi-handlers demo`, the conformance
+The process and Apache runner lives in `fcgi_handlers.apache.runner` (shared with `fcgi-handlers demo`, the conformance
 report and the benchmark); this module re-exports its names for the tests and adds what only tests need: the
 handlers directory under tests/e2e, the backends a snippet can route to, and flup's WSGI stand-in.
 Run `python harness.py flup HOST:PORT [hello|standin]` to serve a WSGI app with flup's threaded FastCGI server.
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
-from fcgi_handlers import httpd
-from fcgi_handlers.apacheconf import Backend
-from fcgi_handlers.httpd import (APACHE_BIN, CLEAN_PATH, MODULES_DIR, REQUEST_TIMEOUT, START_TIMEOUT,  # noqa: F401
-                                 STOP_TIMEOUT, TOKEN, ApacheFactory, ApacheServer, HttpdError, ManagedProcess,
-                                 Response, apache_user, curl_command, free_port, http_request, make_run_dir,
-                                 missing_apache, python_env, remove_run_dir, substitute)
+from fcgi_handlers.apache import Backend, runner
+from fcgi_handlers.apache.paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR  # noqa: F401
+from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT, TOKEN,  # noqa: F401
+                                         ApacheFactory, ApacheServer, HttpdError, ManagedProcess, Response,
+                                         apache_user, curl_command, free_port, http_request, make_run_dir,
+                                         missing_apache, python_env, remove_run_dir, substitute)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _handlers_dir(source: Path) -> Path:
     """tests/e2e/handlers, or a world-readable copy of it when the checkout is not readable by www-data (a CI clone
     under a 0700 directory): real mod_python imports the handlers inside Apache's children."""
-    if httpd.readable_by_apache(source):
+    if runner.readable_by_apache(source):
         return source
     copy = make_run_dir("e2e-handlers") / "handlers"
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -61,7 +61,7 @@ def start_daemon(port: int, log_dir: Path, *, handlers_dir: Path = HANDLERS_DIR,
                  extra_args: Iterable[str] = (), python: Optional[str] = None) -> ManagedProcess:
     """Start `python -m fcgi_handlers serve` on 127.0.0.1:`port` with `handlers_dir` (default tests/e2e/handlers)
     on its import path; `python` is the interpreter (default: this one)."""
-    return httpd.start_daemon(port, log_dir, handlers_dir=handlers_dir, extra_args=extra_args, python=python)
+    return runner.start_daemon(port, log_dir, handlers_dir=handlers_dir, extra_args=extra_args, python=python)
 
 
 def start_flup(port: int, log_dir: Path, app: str = "standin", python: Optional[str] = None) -> ManagedProcess:

@@ -12,7 +12,7 @@ import base64
 import pytest
 
 from e2e.harness import ApacheServer, ManagedProcess
-from fcgi_handlers.apacheconf import Backend, mod_python_block_to_daemon
+from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from e2e.harness import REQUEST_TIMEOUT, ApacheServer
-from fcgi_handlers.apacheconf import mod_python_block_to_daemon
+from fcgi_handlers.apache import mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 

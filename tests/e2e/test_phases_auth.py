@@ -20,7 +20,7 @@ from typing import Iterator, Optional
 import pytest
 
 from e2e.harness import HANDLERS_DIR, ApacheServer, ManagedProcess, Response
-from fcgi_handlers.apacheconf import BASE_MODULES, Backend, mod_python_block_to_daemon
+from fcgi_handlers.apache import BASE_MODULES, Backend, mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 

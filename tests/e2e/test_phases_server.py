@@ -12,7 +12,7 @@ import pytest
 
 from e2e.harness import HANDLERS_DIR, ApacheServer, ManagedProcess
 from e2e.test_phases import TRACE_DIR, fetch, trace_dir, trace_lines, view  # noqa: F401 - trace_dir: autouse
-from fcgi_handlers.apacheconf import Backend, mod_python_block_to_daemon
+from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e2e.harness import HELLO, ApacheServer
-from fcgi_handlers.apacheconf import mod_python_block_to_daemon
+from fcgi_handlers.apache import mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 

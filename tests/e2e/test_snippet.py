@@ -1,4 +1,4 @@
-"""The Apache configuration fcgi_handlers.apacheconf generates, run in a real Apache against a stand-in responder.
+"""The Apache configuration fcgi_handlers.apache generates, run in a real Apache against a stand-in responder.
 
 The stand-in is a minimal FastCGI responder written here from the spec (independent of the project's protocol
 layer): it records each request's BEGIN_REQUEST flags, its params and which connection carried it, so the tests can
@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Optional
 import pytest
 
 from e2e.harness import ApacheServer
-from fcgi_handlers.apacheconf import Backend, include_snippet
+from fcgi_handlers.apache import Backend, include_snippet
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""fcgi_handlers.apacheconf without Apache: addresses, quoting, rendered structure, and the mod_python translation.
+"""fcgi_handlers.apache without Apache: addresses, quoting, rendered structure, and the mod_python translation.
 
 Rendered text is parsed back with `parse`, built on shlex (POSIX double-quote rules match Apache's for the values
 used here), so the checks look at sections and arguments rather than at formatting.
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fcgi_handlers.apacheconf import (BASE_MODULES, DEFAULT_POOL_MAX, SNIPPET_MODULES, Backend, daemon_directives,
-                                      guarded_module_lines, httpd_conf, include_snippet, module_line, quote, section,
-                                      split_arguments, worker_block)
+from fcgi_handlers.apache import (BASE_MODULES, DEFAULT_POOL_MAX, SNIPPET_MODULES, Backend, daemon_directives,
+                                  guarded_module_lines, httpd_conf, include_snippet, module_line, quote, section,
+                                  split_arguments, worker_block)
 
 Node = Union[list[str], "Section"]
 

@@ -1,4 +1,4 @@
-"""Apache's own syntax check (`apache2 -t`) accepts every kind of configuration fcgi_handlers.apacheconf renders.
+"""Apache's own syntax check (`apache2 -t`) accepts every kind of configuration fcgi_handlers.apache renders.
 
 Needs apache2 and its modules: without them these tests fail when CI is set, and skip with the reason otherwise.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from e2e.harness import APACHE_BIN, CLEAN_PATH, HANDLERS_DIR, missing_apache
-from fcgi_handlers.apacheconf import Backend, httpd_conf, include_snippet, mod_python_block_to_daemon, section
+from fcgi_handlers.apache import Backend, httpd_conf, include_snippet, mod_python_block_to_daemon, section
 
 TCP, UNIX = Backend(port=9123), Backend(socket="/run/fh/fh.sock")
 

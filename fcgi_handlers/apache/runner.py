@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-from fcgi_handlers.apacheconf import BASE_MODULES, Backend, Mpm, httpd_conf
+from .config import BASE_MODULES, Backend, Mpm, httpd_conf
+from .paths import APACHE_BIN, CLEAN_PATH, MODULES_DIR, find_httpd
 
 # The directory holding the `fcgi_handlers` and `mod_python` packages: the daemon's children import from it.
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-APACHE_BIN = "/usr/sbin/apache2"
-MODULES_DIR = "/usr/lib/apache2/modules"
-CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0     # seconds for a process to answer on its port
 STOP_TIMEOUT = 10.0      # seconds between SIGTERM and SIGKILL
 REQUEST_TIMEOUT = 30.0   # seconds for one HTTP exchange; above Apache's proxy timeouts used in tests
@@ -53,15 +51,6 @@ def readable_by_apache(path: Path) -> bool:
         if not part.stat().st_mode & stat.S_IXOTH:
             return False
     return all(f.stat().st_mode & stat.S_IROTH for f in path.rglob("*") if f.is_file())
-
-def find_httpd() -> Optional[str]:
-    """Path of the apache2/httpd binary, or None."""
-    for name in ("apache2", "httpd"):
-        found = shutil.which(name, path=CLEAN_PATH)
-        if found:
-            return found
-    return None
-
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""

@@ -2,32 +2,27 @@
 
 Rule: Python* directives become FastCGI params through `SetEnv` (mod_proxy_fcgi passes the whole `subprocess_env`;
 reference/apache-fastcgi.md §1.2), merged as mod_python merges them within one section; `SetHandler mod_python`
-becomes the proxy route; auth handlers go through mod_authnz_fcgi (see `apacheconf`'s module docstring). Two
+becomes the proxy route; auth handlers go through mod_authnz_fcgi (see `config`'s module docstring). Two
 params carry what Apache would not send otherwise: `CGIPassAuth On` (mod_python always sees `Authorization`; Apache
 hands it to a FastCGI backend only with it) and, in a `<Directory>`, `PythonDirectory` (the section's path, which
-mod_python reports as `req.hlist.directory`). Everything here is pure text in, text out; `apacheconf` re-exports the
-public names.
+mod_python reports as `req.hlist.directory`). Everything here is pure text in, text out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
-from .apacheconf import (AuthnMode, Backend, Route, UnsupportedDirective, _env_name, auth_provider_lines,
-                         authn_lines, authz_lines, quote, setenvif_line)
+from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
+                                   REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
+from ..dispatch.phases import PHASES
+from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
+                     env_name, quote, setenvif_line)
 
 
-# mod_python directives that become one FastCGI param each, value kept as written. Handler lists are merged separately.
-_PLAIN_DIRECTIVES = ("PythonPath", "PythonInterpreter", "PythonHandlerModule")
-_FLAG_DIRECTIVES = ("PythonDebug", "PythonAutoReload", "PythonEnablePdb", "PythonInterpPerDirectory",
-                    "PythonInterpPerDirective")
-# Phase handlers allowed in a directory-level block (reference/mod_python-behaviour.md §1.3); the daemon runs them
-# around the content handler.
-_PHASE_DIRECTIVES = (
-    "PythonHeaderParserHandler", "PythonInitHandler", "PythonAccessHandler", "PythonAuthenHandler",
-    "PythonAuthzHandler", "PythonTypeHandler", "PythonFixupHandler", "PythonHandler", "PythonLogHandler",
-    "PythonCleanupHandler",
-)
+# mod_python directives that become one FastCGI param each, value kept as written; the names are the dispatch
+# layer's, which reads them. Handler lists are merged separately.
+_PLAIN_DIRECTIVES = (*STRING_DIRECTIVES, HANDLER_MODULE)
+_FLAG_DIRECTIVES = FLAG_DIRECTIVES
 # Why each of the rest cannot be carried by a block sent to the daemon.
 _UNSUPPORTED = {
     "pythonpostreadrequesthandler": "is server-level: a server-level `SetEnv PythonPostReadRequestHandler ...` has "
@@ -40,6 +35,8 @@ _UNSUPPORTED = {
     "pythonimport": "is server-wide: give the daemon `--import MODULE[::FUNC] [INTERPRETER]`",
     "pythonoptimize": "is server-wide; start the daemon's Python with -OO instead",
 }
+# Phase handlers allowed in a directory-level block; the server-level ones are in _UNSUPPORTED.
+_PHASE_DIRECTIVES = tuple(phase.directive for phase in PHASES if phase.directive.lower() not in _UNSUPPORTED)
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
 
@@ -71,9 +68,25 @@ def split_arguments(line: str) -> list[str]:
     return words
 
 
+@dataclass(frozen=True)
+class Context:
+    """What Apache knows about a block and never sends a FastCGI backend; the translation passes it as params."""
+
+    directory: Optional[str] = None     # a <Directory>'s path: req.hlist.directory
+    location: Optional[str] = None      # a <Location>/<LocationMatch>'s path: where the block is mounted
+    server_name: Optional[str] = None   # the virtual host's ServerName: req.server.server_hostname
+
+    def params(self, requires: Sequence[str]) -> list[tuple[str, str]]:
+        """(param, value) pairs for this context and the block's Require lines (their arguments as written)."""
+        pairs = [(name, value) for name, value in ((DIRECTORY_PARAM, self.directory), (LOCATION_PARAM, self.location),
+                                                   (SERVER_NAME_PARAM, self.server_name)) if value]
+        return pairs + [(f"{REQUIRE_PREFIX}{index}", line) for index, line in enumerate(requires, 1)]
+
+
 def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: str = "Location",
                          route: Route = "auto", auth: Optional[Backend] = None,
-                         authn: AuthnMode = "check-authn", directory: Optional[str] = None) -> list[str]:
+                         authn: AuthnMode = "check-authn", directory: Optional[str] = None,
+                         context: Optional[Context] = None) -> list[str]:
     """Translate the directive lines of one mod_python block into lines that send the block to the daemon.
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
@@ -87,12 +100,14 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     `authn="emulate"` (or no TCP address) the daemon runs them before the content handler instead; when it
     authenticates (PythonAuthenHandler), Apache's user-based Require lines and AuthType/AuthName go (AuthName and
     AuthType become params). Every block with mod_python directives gets `CGIPassAuth On` (mod_python always sees
-    `Authorization`), and with `directory` (a `<Directory>`'s path) the param `PythonDirectory` for
-    req.hlist.directory. Other lines pass through unchanged. Raises UnsupportedDirective for directives a block
+    `Authorization`), and the params of `context` (`directory` is short for `Context(directory=...)`) and one per
+    `Require` line (see `Context`). Other lines pass through unchanged. Raises UnsupportedDirective for directives a block
     cannot carry.
     """
+    if context is None:
+        context = Context(directory=directory)
     return _translate_block(lines, backend, container=container, route=route, auth=auth, authn=authn,
-                            directory=directory)[0]
+                            context=context)[0]
 
 
 def _auth_target(backend: Backend, auth: Optional[Backend], authn: AuthnMode) -> Optional[Backend]:
@@ -144,7 +159,7 @@ class _AuthPlan:
 
 def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, route: Route,
                      auth: Optional[Backend], authn: AuthnMode,
-                     directory: Optional[str] = None) -> tuple[list[str], bool]:
+                     context: Context = Context()) -> tuple[list[str], bool]:
     """`mod_python_to_daemon`'s lines, and whether they use mod_authnz_fcgi providers."""
     if route == "proxypass" and container.lower() != "location":
         raise ValueError(f"ProxyPass is only valid in a <Location> block, not <{container}>")
@@ -166,7 +181,7 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
         translated = _translate(name, args)
         if plan.active and lowered in ("authname", "authtype") and args:
             # For req.auth_name()/auth_type(): Apache does not send them.
-            translated.append(("AuthName" if lowered == "authname" else "AuthType", "", [args[0]], True))
+            translated.append((AUTH_PARAMS[0] if lowered == "authname" else AUTH_PARAMS[1], "", [args[0]], True))
         for key, extension, values, replace in translated:
             if key not in params:
                 params[key] = {}
@@ -180,9 +195,12 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
         elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
-    if params and directory is not None and "PythonDirectory" not in params:
-        params["PythonDirectory"] = {"": [directory]}   # Apache does not send the section's path
-        slots.append((True, "PythonDirectory"))
+    if params:
+        requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
+        for key, value in context.params(requires):
+            if key not in params:
+                params[key] = {"": [value]}
+                slots.append((True, key))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
         slots.append((False, "CGIPassAuth On"))
@@ -192,11 +210,13 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
 
 
 def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "auto", auth: Optional[Backend] = None,
-                               authn: AuthnMode = "check-authn", define_providers: bool = True) -> str:
+                               authn: AuthnMode = "check-authn", define_providers: bool = True,
+                               server_name: Optional[str] = None) -> str:
     """`mod_python_to_daemon` for a whole section (`<Location "/x"> ... </Location>`), nested sections included;
     when a section's auth phases go through mod_authnz_fcgi, the server-level `AuthnzFcgiDefineProvider` lines
-    come first (`define_providers=False` leaves them to the caller's server configuration)."""
-    text, uses_auth = _convert_block(block, backend, route, auth, authn)
+    come first (`define_providers=False` leaves them to the caller's server configuration). `server_name` is the
+    ServerName of the virtual host the section belongs to, passed on as a param (Apache sends the Host's name)."""
+    text, uses_auth = _convert_block(block, backend, route, auth, authn, Context(server_name=server_name))
     if uses_auth and define_providers:
         target = _auth_target(backend, auth, authn)
         assert target is not None
@@ -204,21 +224,33 @@ def mod_python_block_to_daemon(block: str, backend: Backend, *, route: Route = "
     return text
 
 
+def section_context(head: str, outer: Context = Context()) -> Context:
+    """The context of a section from its opening line (`<Location "/x">`): a `<Directory>`'s or `<Location>`'s path
+    (regex forms keep their pattern); a section of another kind, such as `<Files>`, has neither (mod_python gives it
+    its own pattern, not the enclosing path). The ServerName is the enclosing one."""
+    words = split_arguments(head.strip()[1:-1])
+    kind, args = words[0].lower(), [word for word in words[1:] if word != "~"]
+    own = Context(server_name=outer.server_name)
+    if len(args) == 1 and kind in ("directory", "directorymatch"):
+        return replace(own, directory=args[0])
+    if len(args) == 1 and kind in ("location", "locationmatch"):
+        return replace(own, location=args[0])
+    return own
+
+
 def _convert_block(block: str, backend: Backend, route: Route, auth: Optional[Backend],
-                   authn: AuthnMode) -> tuple[str, bool]:
+                   authn: AuthnMode, outer: Context = Context()) -> tuple[str, bool]:
     lines = block.strip().splitlines()
     head, tail = lines[0].strip(), lines[-1].strip()
     if not (head.startswith("<") and head.endswith(">") and tail.startswith("</")):
         raise ValueError("expected one configuration section, from <Kind ...> to </Kind>")
-    words = split_arguments(head[1:-1])
-    kind = words[0]
-    directory = words[1] if kind.lower() == "directory" and len(words) == 2 else None
-    body, uses_auth = _convert_body(lines[1:-1], kind, backend, route, auth, authn, directory)
+    kind = split_arguments(head[1:-1])[0]
+    body, uses_auth = _convert_body(lines[1:-1], kind, backend, route, auth, authn, section_context(head, outer))
     return "\n".join([head, *body, tail]), uses_auth
 
 
 def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Route, auth: Optional[Backend],
-                  authn: AuthnMode, directory: Optional[str] = None) -> tuple[list[str], bool]:
+                  authn: AuthnMode, context: Context) -> tuple[list[str], bool]:
     """Convert a section body. Its own lines merge as one scope even when nested sections sit between them; each nested
     section is converted on its own, as mod_python merges per section."""
     flat: list[str] = []
@@ -241,10 +273,11 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
         raise ValueError(f"unbalanced nested section in <{kind}>")
     out: list[str] = []
     converted, uses_auth = _translate_block(flat, backend, container=kind, route=route, auth=auth, authn=authn,
-                                            directory=directory)
+                                            context=context)
     for line in converted:
         if line.startswith("\0section "):
-            inner, inner_auth = _convert_block("\n".join(nested[int(line.split()[1])]), backend, route, auth, authn)
+            inner, inner_auth = _convert_block("\n".join(nested[int(line.split()[1])]), backend, route, auth, authn,
+                                               context)
             uses_auth = uses_auth or inner_auth
             out += ["    " + x for x in inner.splitlines()]
         else:
@@ -331,4 +364,4 @@ def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: boo
 
 
 def _setenv(key: str, value: str) -> str:
-    return f"SetEnv {_env_name(key)} {quote(value)}"
+    return f"SetEnv {env_name(key)} {quote(value)}"

@@ -1,4 +1,4 @@
-"""The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apacheconf).
+"""The translation of mod_python configuration blocks into daemon blocks (fcgi_handlers.apache).
 
 Expected merges follow mod_python's rules (reference/mod_python-behaviour.md §1.1, §2): handler lists in one section
 append, PythonOption and flags take the last value, a section nested inside another is its own scope.
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from fcgi_handlers.apacheconf import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
 
-from .test_apacheconf import parse
+from .test_config import parse
 
 BACKEND = Backend(port=9123)
 
@@ -77,7 +77,7 @@ def test_other_lines_pass_through_in_place() -> None:
     lines = mod_python_to_daemon(["# a comment", "AuthType Basic", "PythonHandler h", "Require valid-user",
                                   "SetHandler default-handler"], BACKEND)
     assert lines == ["# a comment", "AuthType Basic", 'SetEnv PythonHandler "h"', "Require valid-user",
-                     "SetHandler default-handler", "CGIPassAuth On"]
+                     "SetHandler default-handler", 'SetEnv PythonRequire.1 "valid-user"', "CGIPassAuth On"]
 
 
 def test_continuation_lines_are_joined() -> None:
@@ -142,7 +142,7 @@ def test_location_block_translation_uses_proxypass() -> None:
     block = '<Location "/app/">\nSetHandler mod_python\nPythonHandler hello\n</Location>'
     (location,) = parse(mod_python_block_to_daemon(block, Backend(socket="/run/x.sock"))).sections("Location")
     assert location.directives("ProxyPass") == [["unix:/run/x.sock|fcgi://localhost/"]]
-    assert location.directives("SetEnv") == [["PythonHandler", "hello"]]
+    assert location.directives("SetEnv") == [["PythonHandler", "hello"], ["PythonLocation", "/app/"]]
 
 
 @pytest.mark.parametrize("block", ["PythonHandler h", '<Location "/">\nPythonHandler h',
@@ -150,3 +150,21 @@ def test_location_block_translation_uses_proxypass() -> None:
 def test_block_translation_rejects_unbalanced_input(block: str) -> None:
     with pytest.raises(ValueError):
         mod_python_block_to_daemon(block, BACKEND)
+
+
+def test_what_apache_does_not_send_goes_as_params() -> None:
+    block = ('<LocationMatch "^/app/(a|b)">\nSetHandler mod_python\nPythonHandler hello\nRequire user bob alice\n'
+             'Require ip 127.0.0.1\n<Files "x.py">\nPythonDebug On\n</Files>\n</LocationMatch>')
+    (location,) = parse(mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")).sections(
+        "LocationMatch")
+    assert location.directives("SetEnv") == [
+        ["PythonHandler", "hello"], ["PythonLocation", "^/app/(a|b)"], ["PythonServerName", "www.example.com"],
+        ["PythonRequire.1", "user bob alice"], ["PythonRequire.2", "ip 127.0.0.1"]]
+    assert location.directives("Require") == [["user", "bob", "alice"], ["ip", "127.0.0.1"]]  # Apache still enforces
+    (files,) = location.sections("Files")
+    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonServerName", "www.example.com"]]
+
+
+def test_a_block_without_mod_python_directives_gets_no_params() -> None:
+    block = '<Location "/static/">\nRequire all granted\n</Location>'
+    assert "SetEnv" not in mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")

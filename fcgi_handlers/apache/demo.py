@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from fcgi_handlers.apacheconf import Backend, httpd_conf, quote, section
-from fcgi_handlers.client import get_values
-from fcgi_handlers.httpd import ApacheServer, HttpdError, apache_user, find_httpd, port_answers, readable_by_apache
+from ..client import get_values
+from .config import Backend, httpd_conf, quote, section
+from .paths import find_httpd
+from .runner import ApacheServer, HttpdError, apache_user, port_answers, readable_by_apache
 
 # URL → (PythonHandler, extra SetEnv lines) for the bundled examples.
 EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
