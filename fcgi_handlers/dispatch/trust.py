@@ -3,9 +3,10 @@
 Under mod_python only Apache's configuration (files root writes) chose handlers and options. Here the directives
 arrive as FastCGI params from whoever can connect to the daemon's socket, so the daemon's own settings can narrow
 what such a client decides:
-- `--allow-params NAME[,NAME...]` names the `Python*` params honoured (`PythonOption.*` stands for every option);
-  any other `Python*` param is dropped before the directives are read, with a log line per name at most once a
-  minute per worker. Without it every directive is honoured, as under mod_python.
+- `--allow-params NAME[,NAME...]` names the `Python*` params honoured (`PythonOption.*` stands for every option,
+  `PythonRequire.*` for every Require line); any other `Python*` param is dropped before the directives are read,
+  with a log line per name at most once a minute per worker. Without it every directive is honoured, as under
+  mod_python.
 - `--fixed KEY=VALUE` pins a directive (`PythonDebug=Off`, `PythonHandler=app`, `AuthName=...`) whatever the client
   sends: it is applied last, after the allow-list and after the daemon's defaults (`--handler`, `--debug`), which
   fill in only what the client left out.
@@ -22,8 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Callable, ClassVar, Dict, Optional, Tuple
 
 from ..request.constants import HTTP_BAD_REQUEST
-from .directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, OPTION_PREFIX,
-                         STRING_DIRECTIVES, DirectiveError, parse_directives)
+from .directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
+                         OPTION_PREFIX, REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES, DirectiveError,
+                         parse_directives)
 from .errors import DispatchError
 from .phases import BY_DIRECTIVE
 
@@ -31,8 +33,10 @@ log = logging.getLogger(__name__)
 
 # The params the policy governs; `--allow-params` restricts the ones starting with this prefix.
 GOVERNED_PREFIX = "Python"
-# A name ending in this in `--allow-params` allows every param that starts with the rest (`PythonOption.*`).
+# A name ending in this in `--allow-params` allows every param that starts with the rest (`PythonOption.*`); the
+# numbered or keyed families are the only ones that may.
 WILDCARD = "*"
+FAMILIES = (OPTION_PREFIX, REQUIRE_PREFIX)
 # An ignored param's name is logged at most once per this many seconds per worker.
 LOG_INTERVAL = 60.0
 # Names remembered for that (a client can invent any number of names; the oldest are forgotten past this).
@@ -47,10 +51,11 @@ class UntrustedParam(DispatchError):
 
 def known_param(name: str) -> bool:
     """True for the params that configure the daemon: every phase directive, the flags, PythonPath and the
-    interpreter, PythonHandlerModule, `PythonOption.<key>`, the block's directory, AuthName and AuthType."""
+    interpreter, PythonHandlerModule, `PythonOption.<key>` and `PythonRequire.<n>`, what the translation passes
+    about the block (directory, location, server name), AuthName and AuthType."""
     return (name in BY_DIRECTIVE or name in FLAG_DIRECTIVES or name in STRING_DIRECTIVES or name in AUTH_PARAMS
-            or name in (HANDLER_MODULE, DIRECTORY_PARAM) or (name.startswith(OPTION_PREFIX) and
-                                                              len(name) > len(OPTION_PREFIX)))
+            or name in (HANDLER_MODULE, DIRECTORY_PARAM, LOCATION_PARAM, SERVER_NAME_PARAM)
+            or any(name.startswith(family) and len(name) > len(family) for family in FAMILIES))
 
 
 def parse_fixed(text: str) -> Tuple[str, str]:
@@ -78,8 +83,9 @@ def parse_allowed(names: Iterable[str]) -> Tuple[str, ...]:
             if not name:
                 continue
             if name.endswith(WILDCARD):
-                if name != OPTION_PREFIX + WILDCARD:
-                    raise ValueError(f"{name!r}: only {OPTION_PREFIX}{WILDCARD} may end in {WILDCARD}")
+                if name[:-1] not in FAMILIES:
+                    raise ValueError(f"{name!r}: only {' and '.join(f + WILDCARD for f in FAMILIES)} may end in "
+                                     f"{WILDCARD}")
             elif not known_param(name) or not name.startswith(GOVERNED_PREFIX):
                 raise ValueError(f"{name!r} is not a Python* directive")
             result[name] = None

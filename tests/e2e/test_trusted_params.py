@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import pytest
 
 from e2e.harness import ApacheServer, ManagedProcess, free_port, start_daemon
-from fcgi_handlers.apacheconf import Backend, mod_python_block_to_daemon
+from fcgi_handlers.apache import Backend, mod_python_block_to_daemon
 
 pytestmark = pytest.mark.e2e
 
