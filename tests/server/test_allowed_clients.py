@@ -126,3 +126,9 @@ def test_an_allowed_client_is_served(start_daemon: StartDaemon, tmp_path: Path) 
     assert (status_of(result), body_of(result)) == (200, b"marked") and mark.exists()
     assert daemon.count(r"refused a connection") == 0
     assert daemon.count(r"listening at 127\.0\.0\.1:\d+ \(allowed clients: 127\.0\.0\.1\)") == 1
+
+
+def test_a_bind_open_to_everyone_is_warned_about(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon(bind=["127.0.0.1:0", "0.0.0.0:0"], workers=1)
+    daemon.wait_for(r"listening at 0\.0\.0\.0:\d+ for any client: .* name Apache's addresses with --allowed-clients")
+    assert daemon.count(r"for any client") == 1  # not the loopback one
