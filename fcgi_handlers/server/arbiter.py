@@ -152,6 +152,9 @@ class Arbiter:
             if not listener.address.is_unix and listener.clients is None:
                 log.warning("listening at %s for any client: whoever reaches this port chooses handlers and options; "
                             "name Apache's addresses with --allowed-clients", listener.bound)
+        if self.settings.allowed_clients and all(listener.address.is_unix for listener in self.listeners):
+            log.warning("--allowed-clients applies to TCP binds only; a unix socket admits whoever may write it "
+                        "(its owner, group and --socket-mode)")
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)

@@ -132,3 +132,8 @@ def test_a_bind_open_to_everyone_is_warned_about(start_daemon: StartDaemon) -> N
     daemon = start_daemon(bind=["127.0.0.1:0", "0.0.0.0:0"], workers=1)
     daemon.wait_for(r"listening at 0\.0\.0\.0:\d+ for any client: .* name Apache's addresses with --allowed-clients")
     assert daemon.count(r"for any client") == 1  # not the loopback one
+
+
+def test_allowed_clients_on_a_unix_socket_only_is_warned_about(start_daemon: StartDaemon, tmp_path: Path) -> None:
+    daemon = start_daemon(bind=f"unix:{tmp_path / 'd.sock'}", allowed_clients=["127.0.0.1"], workers=1)
+    daemon.wait_for(r"--allowed-clients applies to TCP binds only")
