@@ -3,8 +3,9 @@
 The fuzzer chooses ``FCGI_APACHE_ROLE``, the credentials (``REMOTE_USER``, ``REMOTE_PASSWD``, ``Authorization``),
 ``AUTH_TYPE``, the phase markers and the directives, as bytes decoded the daemon's way; the handlers are
 well-behaved (they never raise), so the documented outcome is an answer mod_authnz_fcgi can read: a status line
-first; 200 (allow) only with ``Variable-*`` headers and no body; 401/403/500 otherwise. Nothing may escape ``handle_authorizer``, and a handler error would
-show as a traceback in the log, which is a finding here.
+first; 200 (allow) only with ``Variable-*`` headers and no body; 400 (a param with a NUL byte), 401, 403 or 500
+otherwise. Nothing may escape ``handle_authorizer``, and a handler error would show as a traceback in the log,
+which is a finding here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import atheris
 
 from _harness import instrumented, main, scratch_dir
 
-with instrumented():
+with instrumented("fcgi_handlers.dispatch.authorizer", "fcgi_handlers.dispatch.trust",
+                  "fcgi_handlers.dispatch.handler_request", "fcgi_handlers.request"):
     from fcgi_handlers.dispatch import runtime
     from fcgi_handlers.dispatch.authorizer import handle_authorizer
     from fcgi_handlers.dispatch.dispatcher import DispatchSettings, Dispatcher
@@ -52,7 +54,7 @@ _ROLES = ("AUTHENTICATOR", "AUTHORIZER", "ACCESS_CHECKER", None)
 _AUTH_TYPES = ("Basic", "basic", "", "Digest")
 _OPTIONAL = ("REMOTE_USER", "REMOTE_PASSWD", "HTTP_AUTHORIZATION", "FCGI_HANDLERS_RAN_AUTHENHANDLER",
              "AuthName", "PythonDebug", "PythonAuthzHandler")
-DOCUMENTED_STATUS = frozenset({200, 401, 403, 500})
+DOCUMENTED_STATUS = frozenset({200, 400, 401, 403, 500})  # 400: a param holding a NUL byte
 
 
 class _Sink:

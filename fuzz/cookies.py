@@ -12,7 +12,7 @@ import atheris
 
 from _harness import instrumented, main
 
-with instrumented():
+with instrumented("mod_python.Cookie"):
     from mod_python import Cookie
 
 SECRET = "fuzz-secret"

@@ -13,7 +13,7 @@ import struct
 
 from _harness import instrumented, main
 
-with instrumented():
+with instrumented("fcgi_handlers.protocol"):
     from fcgi_handlers.protocol import ProtocolError, RequestBegun, ServerConnection
 
 _HEADER = struct.Struct("!BBHHBx")

@@ -13,7 +13,7 @@ import atheris
 
 from _harness import instrumented, main
 
-with instrumented():
+with instrumented("mod_python.util", "mod_python._form_input", "multipart", "fcgi_handlers.server.body"):
     from fcgi_handlers.request import SERVER_RETURN, Request, table
     from fcgi_handlers.server.body import Body
     from mod_python import util

@@ -14,7 +14,8 @@ import tempfile
 
 from _harness import expect, instrumented, main
 
-with instrumented():
+with instrumented("fcgi_handlers.protocol.records", "fcgi_handlers.request", "fcgi_handlers.dispatch.directives",
+                  "fcgi_handlers.dispatch.trust"):
     from fcgi_handlers.dispatch.directives import DirectiveError, parse_directives
     from fcgi_handlers.protocol import ProtocolError
     from fcgi_handlers.protocol.records import decode_pairs

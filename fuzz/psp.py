@@ -16,7 +16,7 @@ import atheris
 
 from _harness import instrumented, main
 
-with instrumented():
+with instrumented("mod_python._psp_parser"):
     from mod_python._psp_parser import PSPParseError, decode_page, translate
 
 SNIPPET = 'included <%= "i" %>\n'

@@ -18,7 +18,9 @@ import atheris
 
 from _harness import instrumented, main, scratch_dir
 
-with instrumented():
+with instrumented("mod_python.publisher", "mod_python._publisher_auth", "mod_python._pages", "mod_python.util",
+                  "fcgi_handlers.request.params", "fcgi_handlers.dispatch.trust"):
+    import mod_python.publisher  # noqa: F401 - imported here so it is instrumented (the dispatcher finds it loaded)
     from fcgi_handlers.dispatch import runtime
     from fcgi_handlers.dispatch.dispatcher import DispatchSettings, Dispatcher
 

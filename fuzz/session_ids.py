@@ -17,7 +17,7 @@ import atheris
 
 from _harness import instrumented, main, scratch_dir
 
-with instrumented():
+with instrumented("mod_python.Session", "mod_python.Cookie", "mod_python._session_locks"):
     from fcgi_handlers.request import Request, table
     from mod_python import Session
 
