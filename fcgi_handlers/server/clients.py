@@ -59,7 +59,8 @@ def _network(entry: str) -> Optional[Network]:
 
 def _is_host_name(entry: str) -> bool:
     labels = entry.rstrip(".").split(".")
-    return len(entry) <= 253 and all(label and len(label) <= 63 and label.replace("-", "").isalnum()
+    # Letters, digits, '-' and '_' (Docker's container and service names use underscores).
+    return len(entry) <= 253 and all(label and len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum()
                                      and label.isascii() and not label.startswith("-") for label in labels)
 
 
@@ -139,9 +140,11 @@ class ClientFilter:
 
 
 def _remember(table: Dict[str, V], key: str, value: V) -> None:
+    # Request threads of one worker may get here at once: every step is one dict operation, safe under the GIL.
     table.pop(key, None)
     if len(table) >= MAX_REMEMBERED:
-        table.pop(next(iter(table)))
+        for oldest in list(table)[:MAX_REMEMBERED // 2]:
+            table.pop(oldest, None)
     table[key] = value
 
 

@@ -38,6 +38,14 @@ def test_addresses_and_ranges() -> None:
     assert not allowed.allows("not an address")
 
 
+def test_memory_stays_bounded_whatever_the_number_of_peers() -> None:
+    allowed = ClientFilter(["10.0.0.0/8", "compose_apache_1"], resolver=lambda name: frozenset())
+    for index in range(clients.MAX_REMEMBERED * 3):
+        assert allowed.allows(f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}")
+        allowed.refused(f"2001:db8::{index:x}", "[::]:9000")
+    assert len(allowed._verdicts) <= clients.MAX_REMEMBERED and len(allowed._logged) <= clients.MAX_REMEMBERED
+
+
 @pytest.mark.parametrize("bad", ["", "10.0.0.0/33", "host name", "-bad.example", "a..b", "ex@mple"])
 def test_bad_entries_are_refused_by_name(bad: str) -> None:
     with pytest.raises(ValueError, match="neither|no address"):
