@@ -127,6 +127,16 @@ def test_a_client_outside_the_list_is_closed_and_nothing_runs(start_daemon: Star
     assert b"marked" in answer and mark.exists()
 
 
+def test_a_host_name_is_resolved_by_the_system(start_daemon: StartDaemon, tmp_path: Path) -> None:
+    # What the compose file relies on (`apache`, through Docker's DNS), shown with the name every host resolves.
+    assert ClientFilter(["localhost"]).allows("127.0.0.1")
+    assert not ClientFilter(["name.invalid"]).allows("127.0.0.1")  # RFC 6761: never resolves
+    daemon = start_daemon(bind="127.0.0.1:0", allowed_clients=["localhost"], workers=1)
+    mark = tmp_path / "ran"
+    assert status_of(fcgi_request(daemon.address, {"SCRIPT_NAME": "/mark", "MARK": str(mark)})) == 200
+    assert mark.exists()
+
+
 def test_an_allowed_client_is_served(start_daemon: StartDaemon, tmp_path: Path) -> None:
     daemon = start_daemon(allowed_clients=["127.0.0.1"], workers=1)
     mark = tmp_path / "ran"
