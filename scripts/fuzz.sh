@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() { echo "usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]; targets: $(targets)" >&2; exit 2; }
-targets() { ls fuzz/*.py | sed -e 's|fuzz/||' -e 's|\.py$||' | grep -v '^_' | tr '\n' ' '; }
+targets() { ls fuzz/*.py | sed -e 's|fuzz/||' -e 's|\.py$||' | grep -v '^_' | paste -sd ' '; }
 
 [ $# -ge 2 ] || usage
 target=$1; seconds=$2; shift 2
