@@ -100,12 +100,14 @@ class _Throttle:
         self._last: Dict[str, float] = {}
 
     def due(self, name: str) -> bool:
+        # Request threads may get here at once: every step is one dict operation, safe under the GIL.
         now = self._clock()
         last = self._last.get(name)
         if last is not None and now - last < LOG_INTERVAL:
             return False
         if len(self._last) >= MAX_LOGGED_NAMES:
-            self._last.pop(next(iter(self._last)))
+            for oldest in list(self._last)[:MAX_LOGGED_NAMES // 2]:
+                self._last.pop(oldest, None)
         self._last.pop(name, None)
         self._last[name] = now
         return True
@@ -122,14 +124,10 @@ class ParamPolicy:
         self._exact = frozenset(name for name in self.allowed or () if not name.endswith(WILDCARD))
         self._prefixes = tuple(name[:-1] for name in self.allowed or () if name.endswith(WILDCARD))
         self._throttle = _Throttle()
+        self._passthrough = not (self.defaults or self.fixed or self.allowed is not None)
 
     def __repr__(self) -> str:
         return f"ParamPolicy(defaults={self.defaults!r}, fixed={self.fixed!r}, allowed={self.allowed!r})"
-
-    @property
-    def active(self) -> bool:
-        """False when the policy changes nothing (the params go through as they are)."""
-        return bool(self.defaults or self.fixed or self.allowed is not None)
 
     def honoured(self, name: str) -> bool:
         """Whether a client's param `name` is kept (every param outside Python* is)."""
@@ -138,21 +136,29 @@ class ParamPolicy:
         return name in self._exact or name.startswith(self._prefixes)
 
     def apply(self, params: Mapping[str, str]) -> Mapping[str, str]:
-        """The params the directives are read from: the client's, less the ignored ones, plus defaults and pins."""
-        if not self.active:
+        """The params the directives are read from: the client's, less the ignored ones, plus defaults and pins.
+        The mapping given is returned as it is when nothing changes (this runs on every request)."""
+        if self._passthrough:
             return params
-        kept: Dict[str, str] = {}
-        for name, value in params.items():
-            if self.honoured(name):
-                kept[name] = value
-            elif self._throttle.due(name):
-                log.warning("ignoring the param %s sent by the client: not in --allow-params", name)
-        for name, value in self.defaults:
-            kept.setdefault(name, value)
+        kept: Mapping[str, str] = params
+        if self.allowed is not None:
+            exact, prefixes = self._exact, self._prefixes
+            ignored = [name for name in params if name.startswith(GOVERNED_PREFIX) and name not in exact
+                       and not name.startswith(prefixes)]
+            if ignored:
+                kept = {name: value for name, value in params.items() if name not in ignored}
+                for name in ignored:
+                    if self._throttle.due(name):
+                        log.warning("ignoring the param %s sent by the client: not in --allow-params", name)
+        missing = [(name, value) for name, value in self.defaults if name not in kept]
+        if not missing and not self.fixed:
+            return kept
+        result = dict(kept)
+        result.update(missing)
         for name, value in self.fixed:
-            kept.pop(name, None)  # the pinned value goes last, where a repeated directive takes effect
-            kept[name] = value
-        return kept
+            result.pop(name, None)  # the pinned value goes last, where a repeated directive takes effect
+            result[name] = value
+        return result
 
     def check(self, roots: Sequence[str]) -> None:
         """Refuse (ValueError) pinned values that cannot work with the allowed directories (a fixed PythonPath
