@@ -318,3 +318,11 @@ def test_upload_named_outside_latin1_is_parsed() -> None:
     raw = multipart_body([("doc", "x", "text/plain", b"data")]).replace(b'filename="x"', b'filename="\xc5\xdf\x99"')
     doc = util.FieldStorage(post_request(raw, multipart_type()))["doc"]
     assert doc.filename == "\xc5\xdf\x99" and doc.headers["Content-Disposition"].endswith('filename="\xc5\xdf\x99"')
+
+
+@pytest.mark.parametrize("charset", ["utf\0", "idna", "punycode", "undefined", "uu_codec", "no-such-charset"])
+def test_a_text_part_in_an_unusable_charset_is_read_as_utf8(charset: str) -> None:
+    # Found by fuzz/multipart_form.py: a charset with a NUL made bytes.decode raise ValueError (a 500); idna,
+    # punycode and undefined raise UnicodeError even with errors="replace".
+    body = multipart_body([("t", None, f"text/plain; charset={charset}", b"caf\xc3\xa9 \xff")])
+    assert util.FieldStorage(post_request(body, multipart_type()))["t"] == "caf\u00e9 \ufffd"
