@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
-from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
-                                   REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
+from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LIST_SEPARATOR,
+                                   LOCATION_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
 from ..dispatch.phases import PHASES
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
@@ -90,19 +90,18 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     """Translate the directive lines of one mod_python block into lines that send the block to the daemon.
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
-    append, options and flags: last wins). One param holds one handler list, so `PythonHandler h | .py` is carried
-    as written, but a plain list beside an extension list of the same phase, or two extension lists with different
-    handlers, raise UnsupportedDirective. `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
-    in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
-    A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
-    (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
-    server-level lines) with every param set by `SetEnvIfExpr`, plus AuthName/AuthType as params; with
-    `authn="emulate"` (or no TCP address) the daemon runs them before the content handler instead; when it
-    authenticates (PythonAuthenHandler), Apache's user-based Require lines and AuthType/AuthName go (AuthName and
-    AuthType become params). Every block with mod_python directives gets `CGIPassAuth On` (mod_python always sees
-    `Authorization`), and the params of `context` (`directory` is short for `Context(directory=...)`) and one per
-    `Require` line (see `Context`). Other lines pass through unchanged. Raises UnsupportedDirective for directives a block
-    cannot carry.
+    append, options and flags: last wins). One param carries a phase's handler lists: `PythonHandler h | .py` as
+    written, several lists (a plain one, extension lists with different handlers) joined by `;`. `SetHandler mod_python`
+    becomes `ProxyPass` (route "proxypass", or "auto" in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler
+    mod_python .ext` becomes `AddHandler "proxy:..." .ext`. A block with PythonAuthenHandler/PythonAuthzHandler runs
+    them inside Apache through mod_authnz_fcgi at `auth` (default: `backend` when it is TCP; see
+    `authn_lines`/`authz_lines`, and `auth_provider_lines` for the server-level lines) with every param set by
+    `SetEnvIfExpr`, plus AuthName/AuthType as params; with `authn="emulate"` (or no TCP address) the daemon runs them
+    before the content handler instead; when it authenticates (PythonAuthenHandler), Apache's user-based Require lines
+    and AuthType/AuthName go (AuthName and AuthType become params). Every block with mod_python directives gets
+    `CGIPassAuth On` (mod_python always sees `Authorization`), and the params of `context` (`directory` is short for
+    `Context(directory=...)`) and one per `Require` line (see `Context`). Other lines pass through unchanged. Raises
+    UnsupportedDirective for directives a block cannot carry.
     """
     if context is None:
         context = Context(directory=directory)
@@ -271,6 +270,9 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
             raise ValueError(f"unbalanced nested section in <{kind}>")
     if depth != 0:
         raise ValueError(f"unbalanced nested section in <{kind}>")
+    if kind.lower() == "virtualhost":
+        # The virtual host's own ServerName names the server for every section inside it.
+        context = replace(context, server_name=_server_name(flat) or context.server_name)
     out: list[str] = []
     converted, uses_auth = _translate_block(flat, backend, container=kind, route=route, auth=auth, authn=authn,
                                             context=context)
@@ -283,6 +285,18 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
         else:
             out.append("    " + line)
     return out, uses_auth
+
+
+def _server_name(lines: Iterable[str]) -> Optional[str]:
+    """The host of a `ServerName [scheme://]host[:port]` line among `lines`, as Apache keeps it for the server."""
+    for line in lines:
+        words = split_arguments(line.strip()) if not line.startswith("\0") else []
+        if len(words) >= 2 and words[0].lower() == "servername":
+            host = words[1].split("://", 1)[-1]
+            if host.startswith("["):
+                return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
+            return host.split(":", 1)[0]
+    return None
 
 
 def _logical_lines(lines: Iterable[str]) -> list[str]:
@@ -345,14 +359,15 @@ def _handler_params(directive: str, args: list[str]) -> list[tuple[str, str, lis
 
 
 def _param_value(key: str, groups: dict[str, list[str]]) -> str:
-    """One param's value: its values, or for handler lists with extensions `handlers | .ext ...`."""
+    """One param's value: its values, or for handler lists with extensions one `handlers | .ext ...` line per
+    distinct list (extensions sharing a list stay on one line), joined by the dispatch layer's LIST_SEPARATOR."""
     if list(groups) == [""]:
         return " ".join(groups[""])
-    lists = {tuple(handlers) for handlers in groups.values()}
-    if "" in groups or len(lists) != 1:
-        raise UnsupportedDirective(f"{key}: one SetEnv holds one handler list; this block has several "
-                                   f"({', '.join(ext or 'no extension' for ext in groups)})")
-    return " ".join([*lists.pop(), "|", *groups])
+    lines: dict[tuple[str, ...], list[str]] = {}
+    for extension, handlers in groups.items():
+        lines.setdefault(tuple(handlers), []).append(extension)
+    return f"{LIST_SEPARATOR} ".join(" ".join([*handlers, "|", *extensions]) if any(extensions) else " ".join(handlers)
+                                     for handlers, extensions in lines.items())
 
 
 def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: bool) -> str:

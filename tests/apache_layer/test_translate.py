@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+from fcgi_handlers.dispatch.directives import parse_directives
+from fcgi_handlers.dispatch.phases import BY_DIRECTIVE
 
 from .test_config import parse
 
@@ -44,11 +46,18 @@ def test_extension_lists_are_carried_as_written() -> None:
     assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
 
 
-@pytest.mark.parametrize("lines", [["PythonHandler pub | .py", "PythonHandler plain"],
-                                   ["PythonHandler a | .py", "PythonHandler b | .psp"]])
-def test_handler_lists_one_param_cannot_hold_are_refused(lines: list[str]) -> None:
-    with pytest.raises(UnsupportedDirective, match="PythonHandler"):
-        mod_python_to_daemon(lines, BACKEND)
+@pytest.mark.parametrize("lines, value, by_extension", [
+    (["PythonHandler pub | .py", "PythonHandler plain"], "pub | .py; plain", {".py": ("pub",), None: ("plain",)}),
+    (["PythonHandler a | .py", "PythonHandler b | .int"], "a | .py; b | .int",
+     {".py": ("a",), ".int": ("b",), None: ()})])
+def test_several_handler_lists_of_one_phase_share_its_param(lines: list[str], value: str,
+                                                            by_extension: dict[object, tuple[str, ...]]) -> None:
+    carried = setenv(mod_python_to_daemon(lines, BACKEND))
+    assert carried == {"PythonHandler": value}
+    directives = parse_directives(carried, ())
+    for extension, modules in by_extension.items():
+        handlers = directives.handlers_for(BY_DIRECTIVE["PythonHandler"], extension)  # type: ignore[arg-type]
+        assert tuple(spec.module for spec in handlers) == modules
 
 
 @pytest.mark.parametrize("handler", ["mod_python", "python-program"])
@@ -168,3 +177,16 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
 def test_a_block_without_mod_python_directives_gets_no_params() -> None:
     block = '<Location "/static/">\nRequire all granted\n</Location>'
     assert "SetEnv" not in mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")
+
+
+@pytest.mark.parametrize("server_name, passed", [("test_interp:80", "test_interp"),
+                                                 ("https://www.example.org", "www.example.org"),
+                                                 ("[::1]:8080", "[::1]")])
+def test_a_virtual_hosts_server_name_reaches_its_sections(server_name: str, passed: str) -> None:
+    block = (f"<VirtualHost *>\n ServerName {server_name}\n <Directory /srv>\n  SetHandler mod_python\n"
+             "  PythonHandler h\n </Directory>\n <Location /loc>\n  SetHandler mod_python\n  PythonHandler h\n"
+             " </Location>\n</VirtualHost>")
+    text = mod_python_block_to_daemon(block, BACKEND, server_name="outer.example")
+    assert text.count(f'SetEnv PythonServerName "{passed}"') == 2 and "outer.example" not in text
+    assert 'SetEnv PythonServerName "outer.example"' in mod_python_block_to_daemon(
+        block.replace(f" ServerName {server_name}\n", ""), BACKEND, server_name="outer.example")
