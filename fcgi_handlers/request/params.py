@@ -197,7 +197,7 @@ def split_host(host: str) -> tuple[str, Optional[int]]:
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         name, _, port_text = host.partition(":")
-    if port_text.isdigit():
+    if port_text.isascii() and port_text.isdigit():  # str.isdigit() also accepts digits int() refuses ('¹')
         port = int(port_text)
     return name.lower(), port
 
