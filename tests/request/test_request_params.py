@@ -193,3 +193,12 @@ def test_parsed_uri_absolute_form() -> None:
     params = {"REQUEST_URI": "http://user:pw@Example.com:81/a%20b?x=1", "HTTP_HOST": "example.com:81"}
     assert parsed_uri(params, "/a b", "x=1") == ("http", "user:pw@Example.com:81", "user", "pw", "example.com", 81,
                                                  "/a b", "x=1", None)
+
+
+@pytest.mark.parametrize("target, expected_port", [
+    ("http://h:99999/x", None), ("http://h:abc/x", None), ("http://h:\u00b9/x", None), ("http://[::1/x", None),
+])
+def test_parsed_uri_absolute_form_with_a_bad_port_or_host(target: str, expected_port: None) -> None:
+    # What a client of the socket can send as REQUEST_URI: the bad part is None, not a ValueError (a 500).
+    uri = parsed_uri({"REQUEST_URI": target}, "/x", None)
+    assert uri[5] is expected_port and uri[6] == "/x"
