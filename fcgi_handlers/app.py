@@ -22,6 +22,7 @@ from typing import Sequence
 from fcgi_handlers.dispatch import runtime, stderr
 from fcgi_handlers.dispatch.authorizer import handle_authorizer
 from fcgi_handlers.dispatch.dispatcher import Dispatcher, DispatchSettings
+from fcgi_handlers.dispatch.trust import ParamPolicy
 from fcgi_handlers.protocol.constants import FCGI_AUTHORIZER, FCGI_RESPONDER
 from fcgi_handlers.request import decode_params
 from fcgi_handlers.config import Config
@@ -39,14 +40,15 @@ def preload_helpers() -> None:
         importlib.import_module(module.name)
 
 
-# What the daemon's own settings supply when Apache's block does not (`--handler`, `--debug`).
-def _defaults(config: Config) -> dict[str, str]:
-    defaults = {}
+def param_policy(config: Config) -> ParamPolicy:
+    """The daemon's say over the directive params (`trust`): what its own settings supply when Apache's block does
+    not (`--handler`, `--debug`), the `--fixed` pins and the `--allow-params` list."""
+    defaults = []
     if config.handler:
-        defaults["PythonHandler"] = config.handler
+        defaults.append(("PythonHandler", config.handler))
     if config.debug:
-        defaults["PythonDebug"] = "On"
-    return defaults
+        defaults.append(("PythonDebug", "On"))
+    return ParamPolicy(defaults=defaults, fixed=config.fixed or (), allowed=config.allow_params)
 
 
 def warn_unreadable(paths: Sequence[str]) -> None:
@@ -62,7 +64,7 @@ def warn_unreadable(paths: Sequence[str]) -> None:
 def make_app(config: Config) -> App:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
     warn_unreadable(config.path)
-    dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
+    dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path), policy=param_policy(config)))
     # Handler code sees mod_python's sys.argv (code checks it to know it runs under Apache); `ps` shows the
     # process's own command line, which sys.argv is only a copy of, so that stays the daemon's.
     sys.argv = list(runtime.HANDLER_ARGV)
@@ -71,7 +73,6 @@ def make_app(config: Config) -> App:
     atexit.register(runtime.run_child_cleanups)
     stderr.capture()  # handler code's sys.stderr writes go to the request's error log, as under mod_python
     runtime.run_imports(getattr(config, "imports", None) or (), dispatcher.namespaces)
-    defaults = _defaults(config)
 
     def app(request: FastCGIRequest) -> int:
         if request.role not in (FCGI_RESPONDER, FCGI_AUTHORIZER):
@@ -79,8 +80,6 @@ def make_app(config: Config) -> App:
             request.sink.stderr(b"fcgi_handlers: only the RESPONDER and AUTHORIZER roles are served\n")
             return 0
         params = decode_params(request.params)
-        for key, value in defaults.items():
-            params.setdefault(key, value)
         if request.role == FCGI_AUTHORIZER:
             handle_authorizer(dispatcher, params, request.sink, after_end=request.call_after_end)
         else:

@@ -131,7 +131,7 @@ def _area(text: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fcgi_handlers.app import make_app, preload_helpers
+    from fcgi_handlers.app import make_app, param_policy, preload_helpers
     from fcgi_handlers.server import Arbiter
 
     cfg = config.from_namespace(args)
@@ -143,6 +143,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise config.ConfigError(str(exc)) from None
     if run_as is not None:
         preload_helpers()
+    try:
+        param_policy(cfg).check(cfg.path)
+    except ValueError as exc:
+        raise config.ConfigError(str(exc)) from None
     logging.basicConfig(level=settings.logging_level, stream=sys.stderr,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     if cfg.wsgi:
@@ -166,7 +170,7 @@ def _settings(cfg: config.Config, run_as: Optional[RunAs], owner: Optional[int],
         stdin_spool_threshold=cfg.spool_threshold, max_requests=cfg.max_requests,
         log_level="debug" if cfg.debug else "info",
         status_path=cfg.status_path or "", slowlog_timeout=cfg.slowlog_timeout, slowlog=cfg.slowlog or "",
-        request_timeout=cfg.request_timeout, access_log=cfg.access_log or "",
+        request_timeout=cfg.request_timeout, access_log=cfg.access_log or "", allowed_clients=cfg.allowed_clients,
     )
 
 

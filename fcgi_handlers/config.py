@@ -13,7 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from fcgi_handlers.dispatch import trust
 from fcgi_handlers.dispatch.runtime import ImportSpec, parse_import_spec
+from fcgi_handlers.server import clients
 from fcgi_handlers.server import settings as server_defaults
 from fcgi_handlers.server import identity as server_identity
 from fcgi_handlers.server.identity import RunAs, group_id, user_id
@@ -122,6 +124,23 @@ def _bool(value: Any) -> bool:
     raise ValueError("expected on/off")
 
 
+def _allowed_clients(value: Any) -> Optional[tuple[str, ...]]:
+    return None if value in (None, "", []) else clients.parse_entries(value)
+
+
+def _fixed_params(value: Any) -> tuple[tuple[str, str], ...]:
+    # A TOML table ({PythonDebug = "Off"}) or KEY=VALUE strings; a key given twice keeps its last value.
+    items = [f"{k}={v}" for k, v in value.items()] if isinstance(value, Mapping) else (
+        [value] if isinstance(value, str) else list(value))
+    return tuple(dict(trust.parse_fixed(str(item)) for item in items).items())
+
+
+def _allowed_params(value: Any) -> Optional[tuple[str, ...]]:
+    if value is None:
+        return None
+    return trust.parse_allowed([value] if isinstance(value, str) else [str(item) for item in value])
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -174,6 +193,17 @@ SETTINGS: tuple[Setting, ...] = (
             "serve this WSGI application (MODULE:APP) directly, without the mod_python layer", "MODULE:APP"),
     Setting("spool_threshold", "--spool-threshold", _non_negative_int, server_defaults.DEFAULT_STDIN_SPOOL_THRESHOLD,
             "request bodies past this many bytes are spooled to a temporary file", "BYTES"),
+    # Who may drive the daemon (docs/security.md).
+    Setting("allowed_clients", "--allowed-clients", _allowed_clients, None,
+            "peers a TCP bind accepts: IPs, CIDR ranges, host names, comma-separated (repeatable); others are "
+            "closed at accept", "ADDR[,ADDR...]", repeatable=True,
+            shown_default="loopback only on a loopback bind, else anyone"),
+    Setting("fixed", "--fixed", _fixed_params, (),
+            "pin a directive whatever the client sends, e.g. PythonDebug=Off (repeatable)", "KEY=VALUE",
+            repeatable=True, shown_default="none"),
+    Setting("allow_params", "--allow-params", _allowed_params, None,
+            "the only Python* params honoured (PythonOption.* for all options), comma-separated (repeatable); "
+            "others are ignored with a log line", "NAME[,NAME...]", repeatable=True, shown_default="all"),
 )
 
 

@@ -27,9 +27,11 @@ _PAIR_SEPARATOR = re.compile(rb"[&;]")
 
 
 def decode_text(data: bytes, charset: str = "utf-8") -> str:
+    # The charset comes from the client: a name Python does not know, a codec that is not text, or one that refuses
+    # the "replace" handler (idna, punycode, undefined) or holds a NUL falls back to UTF-8.
     try:
         return data.decode(charset, "replace")
-    except LookupError:
+    except (LookupError, ValueError):
         return data.decode("utf-8", "replace")
 
 

@@ -202,13 +202,14 @@ class _PartReader:
                  field_callback: Optional[FieldFactory]) -> None:
         self.headers = table()
         disposition, ctype = "", "text/plain"
-        for name, value in segment.headerlist:
-            value = header_text(value)
-            self.headers.add(name, value)
+        for name, raw in segment.headerlist:
+            # The table keeps the header as it arrived (Latin-1 text, one character per byte, like every table
+            # value); the disposition and type are read as UTF-8, which browsers use for names and filenames.
+            self.headers.add(name, raw)
             if name == "Content-Disposition":
-                disposition = value
+                disposition = header_text(raw)
             elif name == "Content-Type":
-                ctype = value
+                ctype = header_text(raw)
         self.disposition, self.disposition_options = parse_header(disposition)
         self.type, self.type_options = parse_header(ctype)
         if "/" not in self.type:

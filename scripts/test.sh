@@ -26,7 +26,7 @@ compiled="$(grep -o '"fcgi_handlers/[^"]*\.py"' setup.py | tr -d '"')"
 # shellcheck disable=SC2086 - one path per word
 want="$(cat pyproject.toml setup.py $compiled | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,fuzz]'
   echo "$want" > "$stamp"
 fi
 

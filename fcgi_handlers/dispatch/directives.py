@@ -316,7 +316,7 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
 def _require_index(name: str) -> int:
     # `PythonRequire.<n>`: n orders the lines (1, 2, ... as the translation numbers them).
     index = name[len(REQUIRE_PREFIX):]
-    if not index.isdigit():
+    if not (index.isascii() and index.isdigit()):  # str.isdigit() also accepts digits int() refuses ('¹')
         raise DirectiveError(f"{name}: expected {REQUIRE_PREFIX}<number>")
     return int(index)
 

@@ -26,7 +26,7 @@ import logging
 import os
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from types import ModuleType
 from typing import List, Optional
@@ -48,6 +48,7 @@ from .loader import Loader
 from .namespaces import MAIN_INTERPRETER, Namespaces
 from .phases import CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker, phases_at
 from .static import serve_declined
+from .trust import ParamPolicy, check_params
 
 # Handler failures and module imports also go to the daemon's own log: Apache logs every FCGI_STDERR line at level
 # error, one line per traceback line, which suits neither an import notice nor a search for a failure.
@@ -77,6 +78,7 @@ class DispatchSettings:
     paths: Sequence[str]            # the allowed directories (`--path`); handler code comes only from these
     path_mode: PathMode = "auto"    # how req.uri/filename/path_info are derived (see request.params)
     emulate_auth: bool = True       # run PythonAuthen/AuthzHandler in the responder when Apache did not run them
+    policy: ParamPolicy = field(default_factory=ParamPolicy)  # what the client's Python* params may decide
 
 
 class Dispatcher:
@@ -135,11 +137,13 @@ class Dispatcher:
         route.detach()
         after_end(after)
 
-    def directives(self, params: Mapping[str, str]) -> tuple[Directives, Optional[DirectiveError]]:
-        """The request's directives, or empty ones and the error that made them unusable."""
+    def directives(self, params: Mapping[str, str]) -> tuple[Directives, Optional[DispatchError]]:
+        """The request's directives after the daemon's param policy (`trust`), or empty ones and the error that made
+        them unusable (a malformed directive, a param no web server sends)."""
         try:
-            return parse_directives(params, self.loader.roots), None
-        except DirectiveError as exc:
+            check_params(params)
+            return parse_directives(self.settings.policy.apply(params), self.loader.roots), None
+        except DispatchError as exc:
             return Directives(), exc
 
     def make_request(self, params: Mapping[str, str], body: Optional[BodyStream], response: Response,

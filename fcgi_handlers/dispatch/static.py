@@ -68,7 +68,9 @@ def byte_range(header: str, size: int) -> Optional[tuple[int, int]]:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first_text, dash, last_text = (part.strip() for part in spec.partition("-"))
-    if not dash or not (first_text or last_text) or not all(t.isdigit() for t in (first_text, last_text) if t):
+    # ASCII digits only: str.isdigit() also accepts digits int() refuses ('¹'), which a client may send.
+    if not dash or not (first_text or last_text) or not all(t.isascii() and t.isdigit() for t in (first_text, last_text)
+                                                              if t):
         return None
     if not first_text:   # a suffix: the last N bytes
         length = int(last_text)

@@ -83,10 +83,12 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 def file_info(filename: Optional[str], params: Mapping[str, str]) -> Optional[mp_finfo]:
     """req.finfo for `filename` (see the module docstring): an mp_finfo, or None."""
-    if not filename:
+    # A NUL cannot be in a path Apache sends (its variables are C strings), only in params from another client:
+    # such a path names no file, and os.stat would raise ValueError on it.
+    if not filename or "\0" in filename:
         return None
     roots = [os.path.realpath(root) for root in (params.get("CONTEXT_DOCUMENT_ROOT"), params.get("DOCUMENT_ROOT"))
-             if root]
+             if root and "\0" not in root]
     real = os.path.realpath(filename)
     if not roots or not _inside(real, roots):
         return None

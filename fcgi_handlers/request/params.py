@@ -197,7 +197,7 @@ def split_host(host: str) -> tuple[str, Optional[int]]:
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         name, _, port_text = host.partition(":")
-    if port_text.isdigit():
+    if port_text.isascii() and port_text.isdigit():  # str.isdigit() also accepts digits int() refuses ('¹')
         port = int(port_text)
     return name.lower(), port
 
@@ -228,10 +228,18 @@ def parsed_uri(params: Mapping[str, str], path: str, query: Optional[str]) -> Pa
     """req.parsed_uri: Apache fills only path, query and the Host header's port for an origin-form target."""
     target = params.get("REQUEST_URI", "")
     if "://" in target.split("?", 1)[0]:
-        # Absolute-form request line (`GET http://host/x HTTP/1.1`): Apache parses every part.
-        parts = urlsplit(target)
+        # Absolute-form request line (`GET http://host/x HTTP/1.1`): Apache parses every part. urlsplit refuses an
+        # unbalanced IPv6 bracket, and `.port` a port that is not a number up to 65535: that part is then None.
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            return (None, None, None, None, None, None, path, query, None)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
         return (parts.scheme or None, parts.netloc or None, parts.username, parts.password,
-                parts.hostname, parts.port, path, query, parts.fragment or None)
+                parts.hostname, port, path, query, parts.fragment or None)
     port = split_host(params["HTTP_HOST"])[1] if params.get("HTTP_HOST") else None
     return (None, None, None, None, None, port, path, query, None)
 

@@ -145,9 +145,17 @@ class Arbiter:
     def start(self) -> None:
         """Open the listening sockets (or take systemd's) and install the signal handlers (from the main thread)."""
         self.listeners = open_listeners(self.settings.addresses, self.settings.backlog, self.settings.socket_mode,
-                                        self.settings.socket_owner, self.settings.socket_group)
+                                        self.settings.socket_owner, self.settings.socket_group,
+                                        self.settings.allowed_clients)
         for listener in self.listeners:
-            log.info("listening at %s", listener.bound)
+            log.info("listening at %s%s", listener.bound, f" (allowed clients: {', '.join(listener.clients.entries)})"
+                     if listener.clients is not None else "")
+            if not listener.address.is_unix and listener.clients is None:
+                log.warning("listening at %s for any client: whoever reaches this port chooses handlers and options; "
+                            "name Apache's addresses with --allowed-clients", listener.bound)
+        if self.settings.allowed_clients and all(listener.address.is_unix for listener in self.listeners):
+            log.warning("--allowed-clients applies to TCP binds only; a unix socket admits whoever may write it "
+                        "(its owner, group and --socket-mode)")
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)

@@ -85,6 +85,9 @@ class Settings:
     request_timeout: float = 0.0
     # One line per request in Apache's combined format plus duration and pid ("": off, "-": stdout).
     access_log: str = ""
+    # Who may connect to the TCP listeners: addresses, CIDR ranges, host names (clients.py); None: loopback peers
+    # for a loopback listener, everyone otherwise.
+    allowed_clients: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         if not self.addresses:

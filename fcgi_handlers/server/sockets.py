@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 from . import systemd
+from .clients import ClientFilter, filter_for
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,12 @@ def parse_address(text: str) -> Address:
 class Listener:
     """One bound, listening, non-blocking socket (non-blocking: every worker polls it and only one wins accept)."""
 
-    def __init__(self, address: Address, sock: socket.socket, identity: Optional[Tuple[int, int, int]] = None) -> None:
+    def __init__(self, address: Address, sock: socket.socket, identity: Optional[Tuple[int, int, int]] = None,
+                 clients: Optional[ClientFilter] = None) -> None:
         self.address = address
         self.sock = sock
         self._identity = identity
+        self.clients = clients  # TCP only: the peers accept() lets through (None: everyone)
 
     @property
     def bound(self) -> Address:
@@ -126,9 +129,9 @@ class Listener:
 
 
 def open_listeners(addresses: Sequence[str], backlog: int, socket_mode: int, owner: Optional[int] = None,
-                   group: Optional[int] = None) -> List[Listener]:
+                   group: Optional[int] = None, allowed_clients: Optional[Sequence[str]] = None) -> List[Listener]:
     """The sockets systemd passed (socket activation), else every address bound; ``BindError`` on failure, with
-    whatever was opened closed again."""
+    whatever was opened closed again. TCP listeners of either kind admit ``allowed_clients`` (see ``bind``)."""
     try:
         inherited = systemd.listen_fds()
     except ValueError as exc:
@@ -136,11 +139,11 @@ def open_listeners(addresses: Sequence[str], backlog: int, socket_mode: int, own
     listeners: List[Listener] = []
     try:
         if inherited:
-            listeners = [inherit(fd) for fd in inherited]
+            listeners = [admit(inherit(fd), allowed_clients) for fd in inherited]
             log.info("serving on %d sockets passed by systemd (LISTEN_FDS); --bind is not used", len(inherited))
         else:
             for address in addresses:
-                listeners.append(bind(address, backlog, socket_mode, owner, group))
+                listeners.append(bind(address, backlog, socket_mode, owner, group, allowed_clients))
     except BaseException:
         for listener in listeners:
             listener.close()
@@ -149,21 +152,30 @@ def open_listeners(addresses: Sequence[str], backlog: int, socket_mode: int, own
     return listeners
 
 
-def bind(text: str, backlog: int, socket_mode: int, owner: Optional[int] = None,
-         group: Optional[int] = None) -> Listener:
+def bind(text: str, backlog: int, socket_mode: int, owner: Optional[int] = None, group: Optional[int] = None,
+         allowed_clients: Optional[Sequence[str]] = None) -> Listener:
     """Parse ``text`` and return a listening ``Listener``; ``BindError`` when it cannot be used. A unix socket is
-    given to ``owner``/``group`` (None: left as created); TCP has no owner."""
+    given to ``owner``/``group`` (None: left as created); TCP has no owner. A TCP listener admits
+    ``allowed_clients`` (addresses, ranges, names), or by default loopback peers if it is on loopback."""
     address = parse_address(text)
     try:
         if address.fd >= 0:
-            return inherit(address.fd, address)
+            return admit(inherit(address.fd, address), allowed_clients)
         if address.is_unix:
             return _bind_unix(address, backlog, socket_mode, owner, group)
-        return _bind_tcp(address, backlog)
+        return admit(_bind_tcp(address, backlog), allowed_clients)
     except BindError:
         raise
     except OSError as exc:
         raise BindError(exc.errno, f"cannot listen on {address}: {exc.strerror or exc}") from exc
+
+
+def admit(listener: Listener, allowed_clients: Optional[Sequence[str]]) -> Listener:
+    """Give a TCP listener its client filter (``clients.filter_for`` on the host it listens on); a unix socket is
+    left as it is (its file mode decides who connects)."""
+    if listener.sock.family in (socket.AF_INET, socket.AF_INET6):
+        listener.clients = filter_for(listener.sock.getsockname()[0], allowed_clients)
+    return listener
 
 
 def _bind_tcp(address: Address, backlog: int) -> Listener:
@@ -264,7 +276,8 @@ def _clear_stale_path(path: str) -> None:
 
 
 def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]:
-    """Accept one connection as a blocking socket (TCP_NODELAY set for TCP), or None if another worker won it.
+    """Accept one connection as a blocking socket (TCP_NODELAY set for TCP), or None if another worker won it or
+    the peer is not one of the listener's allowed clients (closed at once, logged by ``clients``).
 
     The socket is the C-level ``_socket.socket`` that ``socket.socket`` wraps: every call a request thread makes on it
     (recv, sendall, shutdown, close, sendmsg) is a C method already, and skipping the Python wrapper's constructor,
@@ -273,7 +286,7 @@ def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]
     """
     sock = listener.sock if isinstance(listener, Listener) else listener
     try:
-        fd, _ = sock._accept()  # type: ignore[attr-defined]  # socket.accept() without its wrapper
+        fd, peer = sock._accept()  # type: ignore[attr-defined]  # socket.accept() without its wrapper
     except (BlockingIOError, InterruptedError):
         return None
     except OSError as exc:
@@ -282,6 +295,10 @@ def accept(listener: Union[Listener, socket.socket]) -> Optional[_socket.socket]
         if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
             return None
         raise
+    if isinstance(listener, Listener) and listener.clients is not None and not listener.clients.allows(peer[0]):
+        os.close(fd)  # before a byte is read: the peer sees the connection closed, nothing runs
+        listener.clients.refused(peer[0], str(listener.address))
+        return None
     family = _socket.socket.family.__get__(sock)  # the int, not the enum socket.socket.family converts it to
     conn = _socket.socket(family, socket.SOCK_STREAM, 0, fd)
     # Linux's accept() never passes the listener's O_NONBLOCK on, and the new socket gets the default timeout, None

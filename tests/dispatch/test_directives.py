@@ -169,6 +169,8 @@ def test_what_apache_does_not_send_is_read_from_its_params(roots: tuple[str, ...
     assert directives.requires == ("valid-user", "user joe", "group staff")  # by number, not by param order
     with pytest.raises(DirectiveError, match="PythonRequire"):
         parse_directives({"PythonRequire.x": "valid-user"}, roots)
+    with pytest.raises(DirectiveError, match="PythonRequire"):  # '¹'.isdigit(), but int() refuses it
+        parse_directives({"PythonRequire.\u00b9": "valid-user"}, roots)
 
 
 def test_interpreter_names_follow_mod_pythons_rules(roots: tuple[str, ...], tmp_path: Path) -> None:

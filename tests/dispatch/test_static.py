@@ -13,6 +13,7 @@ from .conftest import Harness
     ("bytes=0-3", (0, 3)), ("bytes=4-", (4, 11)), ("bytes=-4", (8, 11)), ("bytes=-40", (0, 11)),
     ("bytes=5-100", (5, 11)), ("BYTES = 2-2", (2, 2)), ("bytes=12-", (12, 12)), ("bytes=-0", (12, 12)),
     ("bytes=0-1,4-5", None), ("bytes=x-1", None), ("bytes=3-1", None), ("bytes=-", None), ("items=0-1", None),
+    ("bytes=\u00b9-2", None), ("bytes=-\u00b2", None),  # digits str.isdigit() accepts and int() refuses
 ])
 def test_byte_range(header: str, expected: object) -> None:
     assert byte_range(header, 12) == expected

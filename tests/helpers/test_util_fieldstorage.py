@@ -315,3 +315,25 @@ def test_field_objects() -> None:
     old = util.Field("up", io.BytesIO(b"data"), "text/plain", {}, "form-data", {"filename": "u.txt"})
     assert (old.filename, old.value, old.type, repr(old)) == ("u.txt", b"data", "text/plain", "Field('up', b'data')")
     assert util.Field("empty").value is None
+
+
+def test_upload_named_outside_latin1_is_parsed() -> None:
+    # Found by fuzz/multipart_form.py: a filename beyond Latin-1 (UTF-8, as browsers send it) made the part's header
+    # table raise TypeError, so the upload failed with 500. The table is given the header as received and reads it
+    # back as every table does (UTF-8 when the bytes are); bytes that are not UTF-8 stay one character per byte.
+    name = "\u65e5\u672c\u20ac.txt"
+    body = multipart_body([("doc", name, "text/plain", b"data")])
+    doc = util.FieldStorage(post_request(body, multipart_type()))["doc"]
+    assert doc.filename == name and doc.value == b"data"
+    assert doc.headers["Content-Disposition"] == f'form-data; name="doc"; filename="{name}"'
+    raw = multipart_body([("doc", "x", "text/plain", b"data")]).replace(b'filename="x"', b'filename="\xc5\xdf\x99"')
+    doc = util.FieldStorage(post_request(raw, multipart_type()))["doc"]
+    assert doc.filename == "\xc5\xdf\x99" and doc.headers["Content-Disposition"].endswith('filename="\xc5\xdf\x99"')
+
+
+@pytest.mark.parametrize("charset", ["utf\0", "idna", "punycode", "undefined", "uu_codec", "no-such-charset"])
+def test_a_text_part_in_an_unusable_charset_is_read_as_utf8(charset: str) -> None:
+    # Found by fuzz/multipart_form.py: a charset with a NUL made bytes.decode raise ValueError (a 500); idna,
+    # punycode and undefined raise UnicodeError even with errors="replace".
+    body = multipart_body([("t", None, f"text/plain; charset={charset}", b"caf\xc3\xa9 \xff")])
+    assert util.FieldStorage(post_request(body, multipart_type()))["t"] == "caf\u00e9 \ufffd"

@@ -16,6 +16,7 @@ from fcgi_handlers.request.finfo import mp_finfo
 from fcgi_handlers.request.constants import (APLOG_DEBUG, APLOG_ERR, APR_REG, FINFO_FILETYPE, FINFO_MODE, FINFO_SIZE,
                                              HTTP_NOT_MODIFIED, HTTP_PRECONDITION_FAILED, M_GET, M_INVALID, M_POST, OK, REMOTE_DOUBLE_REV, REMOTE_HOST,
                                              REMOTE_NOLOOKUP, REQUEST_CHUNKED_ERROR)
+from fcgi_handlers.request.finfo import file_info
 
 # Values mod_python reports for the same request inside <Location> (observed, adapted to the fixture's host/port).
 PROXYPASS_EXPECTED: dict[str, Any] = {
@@ -470,3 +471,6 @@ def test_finfo_is_the_daemons_stat_of_the_mapped_file(make_request: RequestFacto
     (root / "sh" / "link.py").symlink_to(outside)
     linked = {**params, "SCRIPT_NAME": "/sh/link.py", "SCRIPT_FILENAME": f"{root}/sh/link.py"}
     assert make_request(linked).finfo is None
+    # A NUL byte (never from Apache; found by fuzz/params.py, os.stat raised ValueError): no file, not an exception.
+    assert make_request({**params, "DOCUMENT_ROOT": f"{root}\0"}).finfo is not None  # CONTEXT_DOCUMENT_ROOT holds it
+    assert file_info(f"{root}/sh/script.py\0x", params) is None

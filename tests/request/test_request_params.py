@@ -154,6 +154,7 @@ def test_header_name() -> None:
     ("example.com:", ("example.com", None)),
     ("[::1]:8443", ("::1", 8443)),
     ("[2001:db8::1]", ("2001:db8::1", None)),
+    ("example.com:\u00b9080", ("example.com", None)),  # found by fuzz/params.py: '¹'.isdigit() but int() refuses it
 ])
 def test_split_host(host: str, expected: tuple[str, int | None]) -> None:
     assert split_host(host) == expected
@@ -192,3 +193,12 @@ def test_parsed_uri_absolute_form() -> None:
     params = {"REQUEST_URI": "http://user:pw@Example.com:81/a%20b?x=1", "HTTP_HOST": "example.com:81"}
     assert parsed_uri(params, "/a b", "x=1") == ("http", "user:pw@Example.com:81", "user", "pw", "example.com", 81,
                                                  "/a b", "x=1", None)
+
+
+@pytest.mark.parametrize("target, expected_port", [
+    ("http://h:99999/x", None), ("http://h:abc/x", None), ("http://h:\u00b9/x", None), ("http://[::1/x", None),
+])
+def test_parsed_uri_absolute_form_with_a_bad_port_or_host(target: str, expected_port: None) -> None:
+    # What a client of the socket can send as REQUEST_URI: the bad part is None, not a ValueError (a 500).
+    uri = parsed_uri({"REQUEST_URI": target}, "/x", None)
+    assert uri[5] is expected_port and uri[6] == "/x"

@@ -79,9 +79,15 @@ def after(request: FastCGIRequest) -> int:
     return _respond(request, b"after")
 
 
+def mark(request: FastCGIRequest) -> int:
+    """Leave a file at the path in the MARK param: proof that a request ran."""
+    touch(request.params[b"MARK"].decode())
+    return _respond(request, b"marked")
+
+
 ROUTES: Dict[bytes, Callable[[FastCGIRequest], int]] = {
     b"/hello": hello, b"/pid": pid, b"/echo": echo, b"/slow": slow, b"/stderr": stderr, b"/fail": fail,
-    b"/after": after,
+    b"/after": after, b"/mark": mark,
 }
 
 
