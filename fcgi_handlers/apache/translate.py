@@ -9,8 +9,9 @@ mod_python reports as `req.hlist.directory`). Everything here is pure text in, t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
                                    REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
@@ -39,6 +40,11 @@ _UNSUPPORTED = {
 _PHASE_DIRECTIVES = tuple(phase.directive for phase in PHASES if phase.directive.lower() not in _UNSUPPORTED)
 _MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
+
+
+def unsupported_reason(name: str) -> Optional[str]:
+    """Why a mod_python directive cannot be carried by a block sent to the daemon; None when it can."""
+    return _UNSUPPORTED.get(name.lower())
 
 
 def split_arguments(line: str) -> list[str]:
@@ -91,8 +97,8 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
     append, options and flags: last wins). One param holds one handler list, so `PythonHandler h | .py` is carried
-    as written, but a plain list beside an extension list of the same phase, or two extension lists with different
-    handlers, raise UnsupportedDirective. `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
+    as written; a plain list beside an extension list of the same phase, or extension lists with different
+    handlers, become the plain list plus one `<FilesMatch>` per extension list (see `_param_lines`). `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
     in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
     A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
     (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
@@ -205,7 +211,9 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
         slots.append((False, "CGIPassAuth On"))
     setter = setenvif_line if plan.target is not None else _setenv
-    converted = [setter(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
+    converted: list[str] = []
+    for is_key, text in slots:
+        converted += _param_lines(text, params[text], setter, container) if is_key else [text]
     return converted, plan.target is not None
 
 
@@ -344,15 +352,34 @@ def _handler_params(directive: str, args: list[str]) -> list[tuple[str, str, lis
     return [(directive, ext, handlers, False) for ext in extensions or [""]]
 
 
-def _param_value(key: str, groups: dict[str, list[str]]) -> str:
-    """One param's value: its values, or for handler lists with extensions `handlers | .ext ...`."""
+def _param_lines(key: str, groups: dict[str, list[str]], setter: Callable[[str, str], str],
+                 container: str) -> list[str]:
+    """The lines that set one param. Several handler lists of one phase (a plain list and `| .ext` lists, or
+    extension lists with different handlers) follow mod_python's rule: the list of the request's extension (from
+    the first dot of the file name) if there is one, else the plain list. The plain list is set for the block and
+    each extension list inside a `<FilesMatch>` that matches exactly its extensions, which Apache merges after the
+    block, so only that list reaches the daemon for those files. In a `<Location>` mod_python has no file name
+    and never uses an extension list: only the plain list is kept, and a comment says why."""
     if list(groups) == [""]:
-        return " ".join(groups[""])
-    lists = {tuple(handlers) for handlers in groups.values()}
-    if "" in groups or len(lists) != 1:
-        raise UnsupportedDirective(f"{key}: one SetEnv holds one handler list; this block has several "
-                                   f"({', '.join(ext or 'no extension' for ext in groups)})")
-    return " ".join([*lists.pop(), "|", *groups])
+        return [setter(key, " ".join(groups[""]))]
+    by_list: dict[tuple[str, ...], list[str]] = {}
+    for extension, values in groups.items():
+        if extension:
+            by_list.setdefault(tuple(values), []).append(extension)
+    if "" not in groups and len(by_list) == 1:
+        only, extensions = next(iter(by_list.items()))
+        return [setter(key, " ".join([*only, "|", *extensions]))]
+    lines = [setter(key, " ".join(groups[""]))] if "" in groups else []
+    if container.lower() in ("location", "locationmatch"):
+        dropped = "; ".join(" ".join([*h, "|", *e]) for h, e in by_list.items())
+        return lines + [f"# {key} {dropped}: not carried; mod_python picks a '| .ext' list by file name, "
+                        "which a <Location> block does not have"]
+    for handlers, extensions in by_list.items():
+        names = "|".join(re.escape(extension[1:]) for extension in extensions)
+        pattern = f"^[^.]*\\.(?:{names})$" if len(extensions) > 1 else f"^[^.]*\\.{names}$"
+        lines += [f"<FilesMatch {quote(pattern)}>", "    " + setter(key, " ".join([*handlers, "|", *extensions])),
+                  "</FilesMatch>"]
+    return lines
 
 
 def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: bool) -> str:

@@ -44,11 +44,22 @@ def test_extension_lists_are_carried_as_written() -> None:
     assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
 
 
-@pytest.mark.parametrize("lines", [["PythonHandler pub | .py", "PythonHandler plain"],
-                                   ["PythonHandler a | .py", "PythonHandler b | .psp"]])
-def test_handler_lists_one_param_cannot_hold_are_refused(lines: list[str]) -> None:
-    with pytest.raises(UnsupportedDirective, match="PythonHandler"):
-        mod_python_to_daemon(lines, BACKEND)
+def test_several_handler_lists_become_filesmatch_sections_in_a_directory() -> None:
+    lines = mod_python_to_daemon(["PythonHandler tests::simple", "PythonHandler mod_python.publisher | .py",
+                                  "PythonHandler mod_python.psp | .psp .tmpl", "AddHandler mod_python .py"],
+                                 BACKEND, container="Directory")
+    tree = parse("\n".join(lines))
+    assert tree.directives("SetEnv") == [["PythonHandler", "tests::simple"]]
+    sections = {section.arg: section.directives("SetEnv") for section in tree.sections("FilesMatch")}
+    assert sections == {r"^[^.]*\.py$": [["PythonHandler", "mod_python.publisher | .py"]],
+                        r"^[^.]*\.(?:psp|tmpl)$": [["PythonHandler", "mod_python.psp | .psp .tmpl"]]}
+
+
+def test_extension_lists_in_a_location_keep_the_plain_list_only() -> None:
+    # mod_python chooses a "| .ext" list by req.filename, which a <Location> block leaves unset.
+    lines = mod_python_to_daemon(["PythonHandler a | .py", "PythonHandler b | .psp", "PythonHandler plain"], BACKEND)
+    assert setenv(lines) == {"PythonHandler": "plain"}
+    assert any(line.startswith("# PythonHandler a | .py; b | .psp: not carried") for line in lines)
 
 
 @pytest.mark.parametrize("handler", ["mod_python", "python-program"])

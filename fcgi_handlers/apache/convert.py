@@ -1,0 +1,429 @@
+"""Converting a whole mod_python installation: every file Apache reads, rewritten to send the same requests to the
+daemon (`fcgi-handlers convert`).
+
+Rule: the configuration is read as Apache reads it (`reader`), and each mod_python directive is converted where it
+stands, by the one-block translation (`translate`), so a converted tree differs from the original only in the
+lines that held mod_python:
+- a `<Location>`, `<Directory>`, `<Files>` (or regex form) section holding mod_python directives is replaced by its
+  translation, with true `<IfModule>`/`<IfDefine>` sections and included files inside it inlined, false ones left
+  out (Apache merges an `<IfModule>`'s content into the enclosing section; mod_python merges per section);
+- a server or virtual-host level directive becomes the server-level `SetEnv` lines it implies (mod_env and
+  mod_python both merge the main server's settings into every virtual host), `PythonImport` becomes an `imports`
+  entry of the daemon's settings;
+- `<IfModule mod_python.c>` (or `python_module`) becomes `<IfModule proxy_fcgi_module>`, true exactly where the
+  original was once mod_python is replaced;
+- `LoadModule python_module` is disabled, and in its place the modules the conversion needs are loaded (each only if
+  not loaded already), with the pooled proxy worker and, when a block uses it, mod_authnz_fcgi's providers;
+- `.htaccess` files that Apache reads (`reader.access_files`) are converted as `<Directory>` blocks.
+Phase handlers on content Apache serves itself (no `SetHandler mod_python` in the block or a section covering it)
+run only where Apache can call the daemon: PythonAuthenHandler/PythonAuthzHandler through mod_authnz_fcgi (TCP), the
+other phases nowhere, and each such directive is reported as not converted with the reason, never dropped silently.
+Nothing here writes files: `Conversion` holds the edits and findings; `convert_report` renders and writes them.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Optional
+
+from ..dispatch.phases import PHASES
+from .config import Backend, UnsupportedDirective, auth_provider_lines, guarded_module_lines, worker_block
+from .paths import MODULES_DIR
+from .reader import (ALWAYS_TRUE, CONDITIONS, AccessFile, ConfigFile, Directive, Node, ReadError, Section, State,
+                     access_files, evaluate, parse_file, read_config, walk)
+from .translate import mod_python_block_to_daemon, mod_python_to_daemon, unsupported_reason
+
+BLOCK_KINDS = ("location", "locationmatch", "directory", "directorymatch", "files", "filesmatch")
+PYTHON_MODULE_NAMES = ("python_module", "mod_python.c")
+MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
+# Phases that need the request to reach the daemon; the auth pair can be called by mod_authnz_fcgi instead.
+_AUTH_PHASES = ("pythonauthenhandler", "pythonauthzhandler")
+_CONTENT_BOUND = tuple(p.directive.lower() for p in PHASES if p.directive.lower() not in _AUTH_PHASES
+                       and p.directive != "PythonHandler")
+_MARK = "# fcgi-handlers convert:"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One mod_python directive found: where, as written, what it became, or why it was not converted."""
+
+    where: str
+    directive: str
+    became: str
+    converted: bool = True
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Physical lines `start`..`end` (1-based, inclusive) of one file replaced by `lines`."""
+
+    start: int
+    end: int
+    lines: tuple[str, ...]
+
+
+@dataclass
+class Conversion:
+    """Everything a conversion found and changed; nothing is written yet."""
+
+    main: ConfigFile
+    backend: Backend
+    auth: Optional[Backend]
+    files: dict[Path, ConfigFile] = field(default_factory=dict)
+    edits: dict[Path, list[Edit]] = field(default_factory=dict)
+    replaced: dict[Path, str] = field(default_factory=dict)        # whole new texts (.htaccess files)
+    findings: list[Finding] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)                 # the daemon's --path
+    imports: list[str] = field(default_factory=list)               # the daemon's --import
+    uses_auth: bool = False
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [finding for finding in self.findings if not finding.converted]
+
+    def changed_text(self, path: Path) -> str:
+        """A changed file's new text."""
+        if path in self.replaced:
+            return self.replaced[path]
+        lines = list(self.files[path].lines)
+        for edit in sorted(self.edits[path], key=lambda e: e.start, reverse=True):
+            lines[edit.start - 1:edit.end] = edit.lines
+        return "\n".join(lines) + "\n"
+
+    def changed_files(self) -> list[Path]:
+        return sorted({*self.edits, *self.replaced})
+
+
+def is_python_directive(node: Node) -> bool:
+    return isinstance(node, Directive) and (node.lowered.startswith("python") or (
+        node.lowered in ("sethandler", "addhandler") and bool(node.args)
+        and node.args[0].lower() in MOD_PYTHON_HANDLERS))
+
+
+def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = None,
+            environment: Optional[Mapping[str, str]] = None) -> Conversion:
+    """Read `server_config` and everything it includes, and convert every mod_python directive (see the module
+    docstring). Raises reader.ReadError when Apache could not read the configuration either."""
+    main, state = read_config(server_config, environment)
+    if auth is not None and auth.socket is not None:
+        raise ValueError("mod_authnz_fcgi reaches the daemon over TCP only: --auth-bind needs HOST:PORT")
+    converter = _Converter(Conversion(main, backend, auth), state)
+    converter.scope(main, main.nodes, None)
+    for access in access_files(main):
+        converter.access_file(access)
+    converter.place_preamble()
+    return converter.result
+
+
+class _Converter:
+    def __init__(self, result: Conversion, state: State) -> None:
+        self.result, self.state = result, state
+        self.python_load: Optional[Directive] = None
+        self.handled_sections: list[tuple[str, str, Optional[str]]] = []   # (family, path, server) proxied
+        self.result.files[result.main.path] = result.main
+        for node in walk(result.main.nodes):
+            if isinstance(node, Directive):
+                for included in node.included:
+                    self.result.files[included.path] = included
+        self._find_proxied(result.main.nodes, None)
+
+    # -- where requests go to the daemon --
+
+    def _find_proxied(self, nodes: list[Node], server: Optional[str]) -> None:
+        for node in nodes:
+            if isinstance(node, Directive):
+                for included in node.included:
+                    self._find_proxied(included.nodes, server)
+            elif node.lowered == "virtualhost":
+                self._find_proxied(node.body, _server_name(node) or server)
+            elif node.lowered in BLOCK_KINDS and node.args and _routes_to_mod_python(_flatten(node.body)):
+                self.handled_sections.append((_family(node), node.args[-1], server))
+            elif node.active:
+                self._find_proxied(node.body, server)
+
+    def _reaches_daemon(self, section: Section, lines: list[str], server: Optional[str]) -> bool:
+        """Whether requests of this block reach the daemon: its own SetHandler, else a covering section's."""
+        if _routes_to_mod_python(lines):
+            return True
+        if any(_words(line)[0].lower() == "sethandler" for line in lines if _words(line)):
+            return False
+        path = section.args[-1] if section.args else ""
+        return any(family == _family(section) and owner == server and (path == root or path.startswith(
+            root.rstrip("/") + "/")) for family, root, owner in self.handled_sections)
+
+    # -- server and virtual-host scope --
+
+    def scope(self, file: ConfigFile, nodes: list[Node], server: Optional[str]) -> None:
+        for node in nodes:
+            if isinstance(node, Section):
+                self._section(node, server)
+            elif node.lowered in ("include", "includeoptional"):
+                for included in node.included:
+                    self.scope(included, included.nodes, server)
+            elif node.lowered == "loadmodule" and node.args and node.args[0] == "python_module":
+                if self.python_load is None:
+                    self.python_load = node
+                else:
+                    self._edit(node, [f"{_MARK} {node.text} (mod_python is replaced by the daemon)"])
+            elif is_python_directive(node):
+                self._server_directive(node)
+
+    def _section(self, node: Section, server: Optional[str]) -> None:
+        if node.lowered in CONDITIONS or node.lowered in ALWAYS_TRUE:
+            if node.lowered == "ifmodule" and node.args and node.args[0].lstrip("!") in PYTHON_MODULE_NAMES \
+                    and "python_module" in self.state.modules:
+                negation = "!" if node.args[0].startswith("!") else ""
+                self._replace(node.source, node.line, node.line, [f"<IfModule {negation}proxy_fcgi_module>"])
+            if node.active:
+                self.scope(self.result.files[node.source], node.body, server)
+        elif node.lowered == "virtualhost":
+            self.scope(self.result.files[node.source], node.body, _server_name(node) or server)
+        elif any(is_python_directive(n) for n in walk(node.body)):
+            if node.lowered in BLOCK_KINDS:
+                self._block(node, server)
+            else:
+                for inner in _walk_inlined(node.body):
+                    if is_python_directive(inner):
+                        self._fail(inner, f"mod_python directives inside <{node.name}> are not converted")
+
+    def _server_directive(self, node: Directive) -> None:
+        name = node.lowered
+        if name == "pythonimport":
+            if not node.args:
+                self._fail(node, "PythonImport needs a module")
+                return
+            spec = " ".join(node.args)
+            self.result.imports.append(spec)
+            self._edit(node, [f"{_MARK} {node.text} (the daemon imports it at start: fcgi-handlers.toml)"])
+            self.result.findings.append(Finding(node.where, node.text, f"imports = [{spec!r}] in fcgi-handlers.toml"))
+            return
+        reason = unsupported_reason(name)
+        if reason is not None:
+            self._fail(node, f"{node.name} {reason}")
+            return
+        if name == "pythonpath":
+            self._add_paths(python_path_dirs(node.args[0] if node.args else "", node.where))
+        try:
+            lines = mod_python_to_daemon([node.text], self.result.backend, container="VirtualHost")
+        except ValueError as exc:
+            self._fail(node, str(exc))
+            return
+        # CGIPassAuth is a directory-level directive; the blocks that reach the daemon carry their own.
+        lines = [line for line in lines if line != "CGIPassAuth On"]
+        self._edit(node, [f"{_MARK} {node.text}", *lines])
+        self.result.findings.append(Finding(node.where, node.text, "; ".join(lines) + " (server level)"))
+
+    # -- sections and .htaccess files --
+
+    def _block(self, section: Section, server: Optional[str]) -> None:
+        body = _flatten(section.body)
+        found = [n for n in _walk_inlined(section.body) if is_python_directive(n)]
+        keep, notes = self._screen(section, found, body, server, _family(section) == "directory")
+        text = "\n".join([section.head, *_without(body, keep), f"</{section.name}>"])
+        try:
+            converted = mod_python_block_to_daemon(text, self.result.backend, auth=self._auth_target(),
+                                                   define_providers=False, server_name=server)
+        except (UnsupportedDirective, ValueError) as exc:
+            for directive in found:
+                self._fail(directive, f"the section at {section.where} cannot be converted: {exc}", edit=False)
+            self._replace(section.source, section.line, section.end,
+                          [f"{_MARK} {line}" for line in text.splitlines()])
+            return
+        self._record(converted, found, notes)
+        if section.lowered == "directory" and section.args and "pythonpath" not in {n.lowered for n in found}:
+            self._add_paths([section.args[0]])
+        self._replace(section.source, section.line, section.end, converted.splitlines())
+
+    def access_file(self, access: AccessFile) -> None:
+        parsed = parse_file(access.path)
+        evaluate(parsed.nodes, self.state)
+        found = [n for n in _walk_inlined(parsed.nodes) if is_python_directive(n)]
+        if not found:
+            return
+        directory = str(access.path.parent)
+        section = Section("Directory", [directory], access.path, 1, len(parsed.lines), f"<Directory {directory}>")
+        body = _flatten(parsed.nodes)
+        keep, notes = self._screen(section, found, body, None, True)
+        lines = _without(body, keep)
+        if "fileinfo" not in access.classes:
+            for directive in found:
+                self._fail(directive, f"the converted lines (SetEnv, SetHandler) need AllowOverride FileInfo in the "
+                                      f"<Directory> at {access.directory.where}", edit=False)
+            return
+        try:
+            converted = mod_python_to_daemon(lines, self.result.backend, container="Directory", route="sethandler",
+                                             auth=self._auth_target(), directory=directory)
+        except (UnsupportedDirective, ValueError) as exc:
+            for directive in found:
+                self._fail(directive, f"{access.path} cannot be converted: {exc}", edit=False)
+            return
+        if "authconfig" not in access.classes:
+            converted = [line for line in converted if line != "CGIPassAuth On"]
+            notes.append("Authorization is not passed to the daemon: CGIPassAuth needs AllowOverride AuthConfig")
+        text = "\n".join(converted)
+        self._record(text, found, notes)
+        self._add_paths([directory])
+        self.result.files[access.path] = parsed
+        self.result.replaced[access.path] = f"{_MARK} converted from mod_python\n{text}\n"
+
+    def _screen(self, section: Section, found: list[Directive], body: list[str], server: Optional[str],
+                is_directory: bool) -> tuple[set[str], list[str]]:
+        """The lines a block cannot carry (reported as not converted) and notes for the converted ones."""
+        keep: set[str] = set()
+        notes: list[str] = []
+        reaches = self._reaches_daemon(section, body, server)
+        for directive in found:
+            reason = unsupported_reason(directive.lowered)
+            if reason is None and not reaches and directive.lowered in _CONTENT_BOUND:
+                reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's "
+                          "content itself (no SetHandler mod_python); mod_python ran it for any content")
+            if reason is None and not reaches and directive.lowered in _AUTH_PHASES and self._auth_target() is None:
+                reason = ("guards content Apache serves itself, so it must run inside Apache through "
+                          "mod_authnz_fcgi, which reaches the daemon over TCP only: give --auth-bind HOST:PORT")
+            if reason is not None:
+                keep.add(directive.text)
+                self._fail(directive, reason if reason.startswith(("runs", "guards")) else
+                           f"{directive.name} {reason}", edit=False)
+        if not reaches and any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
+            notes.append("runs inside Apache's auth phases through mod_authnz_fcgi; the content stays Apache's")
+        return keep, notes
+
+    def _record(self, converted: str, found: list[Directive], notes: list[str]) -> None:
+        if "AuthnzFcgi" in converted:
+            self.result.uses_auth = True
+        lines = [line.strip() for line in converted.splitlines()]
+        failed = {f.where for f in self.result.failures}
+        for directive in found:
+            if directive.where in failed:
+                continue
+            self.result.findings.append(Finding(directive.where, directive.text,
+                                                "; ".join([_became(directive, lines), *notes])))
+            if directive.lowered == "pythonpath" and directive.args:
+                self._add_paths(python_path_dirs(directive.args[0], directive.where))
+
+    def _auth_target(self) -> Optional[Backend]:
+        if self.result.auth is not None:
+            return self.result.auth
+        return self.result.backend if self.result.backend.socket is None else None
+
+    # -- output bookkeeping --
+
+    def _fail(self, node: Directive, reason: str, *, edit: bool = True) -> None:
+        self.result.findings.append(Finding(node.where, node.text, reason, converted=False))
+        if edit:
+            self._edit(node, [f"{_MARK} {node.text} (not converted: see report.md)"])
+
+    def _edit(self, node: Directive, lines: list[str]) -> None:
+        self._replace(node.source, node.line, node.end, lines)
+
+    def _replace(self, path: Path, start: int, end: int, lines: Iterable[str]) -> None:
+        edits = self.result.edits.setdefault(path, [])
+        if any(e.start <= start and end <= e.end for e in edits):
+            return   # inside a range replaced already
+        edits[:] = [e for e in edits if not (start <= e.start and e.end <= end)]
+        original = self.result.files[path].lines[start - 1]
+        indent = original[:len(original) - len(original.lstrip())]
+        edits.append(Edit(start, end, tuple(indent + line if line else line for line in lines)))
+
+    def _add_paths(self, directories: Iterable[str]) -> None:
+        for directory in directories:
+            if directory not in self.result.paths:
+                self.result.paths.append(directory)
+
+    def place_preamble(self) -> None:
+        """Disable mod_python's LoadModule and load, in its place, what the converted blocks need."""
+        if not self.result.findings:
+            return
+        modules = ["proxy", "proxy_fcgi", "env", "setenvif"] + (["authnz_fcgi"] if self.result.uses_auth else [])
+        load = self.python_load
+        modules_dir = os.path.dirname(load.args[1]) if load is not None and len(load.args) > 1 else MODULES_DIR
+        if modules_dir and not os.path.isabs(modules_dir):
+            modules_dir = str(self.state.server_root / modules_dir)
+        lines = [f"{_MARK} mod_python is replaced by the fcgi_handlers daemon (see fcgi-handlers.toml)",
+                 *guarded_module_lines(modules, modules_dir), *worker_block(self.result.backend).splitlines()]
+        if self.result.uses_auth:
+            target = self._auth_target()
+            assert target is not None
+            lines += auth_provider_lines(target)
+        if load is not None:
+            self._edit(load, [f"{_MARK} {load.text}", *lines])
+        else:
+            self.result.edits.setdefault(self.result.main.path, []).append(Edit(1, 0, tuple(lines)))
+
+
+def _family(section: Section) -> str:
+    return "location" if section.lowered.startswith("location") else section.lowered.replace("match", "")
+
+
+def _server_name(section: Section) -> Optional[str]:
+    for node in walk(section.body):
+        if isinstance(node, Directive) and node.lowered == "servername" and node.args:
+            return node.args[0].split("://")[-1].rsplit(":", 1)[0]
+    return None
+
+
+def _words(line: str) -> list[str]:
+    return line.split()
+
+
+def _without(body: list[str], dropped: set[str]) -> list[str]:
+    """Body lines with the dropped directives turned into comments that point at the report."""
+    return [f"# {line.strip()} (not converted: see report.md)" if line.strip() in dropped else line for line in body]
+
+
+def _routes_to_mod_python(lines: list[str]) -> bool:
+    for line in lines:
+        words = [w.strip("\"'") for w in line.split()]
+        if len(words) > 1 and words[0].lower() in ("sethandler", "addhandler") and words[1].lower() in \
+                MOD_PYTHON_HANDLERS:
+            return True
+    return False
+
+
+def _flatten(nodes: list[Node]) -> list[str]:
+    """A section body as text: included files and true conditions inlined (Apache merges them into the enclosing
+    section), false conditions left out, nested sections kept."""
+    lines: list[str] = []
+    for node in nodes:
+        if isinstance(node, Directive):
+            if node.included:
+                for included in node.included:
+                    lines += _flatten(included.nodes)
+            elif node.lowered not in ("include", "includeoptional"):
+                lines.append(node.text)
+        elif node.lowered in CONDITIONS or node.lowered in ALWAYS_TRUE:
+            lines += _flatten(node.body) if node.active else []
+        else:
+            lines += [node.head, *("    " + line for line in _flatten(node.body)), f"</{node.name}>"]
+    return lines
+
+
+def _walk_inlined(nodes: list[Node]) -> Iterable[Directive]:
+    for node in walk(nodes):
+        if isinstance(node, Directive):
+            yield node
+
+
+def _became(directive: Directive, lines: list[str]) -> str:
+    """The converted line that carries a directive."""
+    if directive.lowered in ("sethandler", "addhandler"):
+        hit = next((line for line in lines if line.startswith("ProxyPass ") or '"proxy:' in line), None)
+    else:
+        key = directive.name.lower() + (("." + directive.args[0].lower()) if directive.lowered == "pythonoption"
+                                        and directive.args else "")
+        carrying = [line for line in lines if key in line.lower()]
+        hit = next((line for line in carrying if directive.args and directive.args[0] in line),
+                   carrying[0] if carrying else None)
+    return hit or "merged into the block's params"
+
+
+def python_path_dirs(expression: str, where: str = "") -> list[str]:
+    """The string literals of a PythonPath expression (`['/a', '/b'] + sys.path`): the directories the daemon must
+    be allowed to import from. Never evaluated."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise ReadError(f"{where}: PythonPath is not a Python expression: {expression!r}") from None
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
