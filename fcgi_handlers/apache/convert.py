@@ -43,6 +43,8 @@ _AUTH_PHASES = ("pythonauthenhandler", "pythonauthzhandler")
 _CONTENT_BOUND = tuple(p.directive.lower() for p in PHASES if p.directive.lower() not in _AUTH_PHASES
                        and p.directive != "PythonHandler")
 _MARK = "# fcgi-handlers convert:"
+_FILTER_DIRECTIVES = ("pythonoutputfilter", "pythoninputfilter")
+_FILTER_USERS = ("addoutputfilter", "setoutputfilter", "addinputfilter", "setinputfilter", "addoutputfilterbytype")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,9 @@ class _Converter:
                 for included in node.included:
                     self.result.files[included.path] = included
         self._find_proxied(result.main.nodes, None)
+        # The names PythonInputFilter/PythonOutputFilter register (the handler when no NAME is given).
+        self.filters = {(n.args[1] if len(n.args) > 1 else n.args[0]).lower() for n in walk(result.main.nodes)
+                        if isinstance(n, Directive) and n.lowered in _FILTER_DIRECTIVES and n.args}
 
     # -- where requests go to the daemon --
 
@@ -169,6 +174,9 @@ class _Converter:
                     self._edit(node, [f"{_MARK} {node.text} (mod_python is replaced by the daemon)"])
             elif is_python_directive(node):
                 self._server_directive(node)
+            elif self._uses_python_filter(node):
+                self._fail(node, "names a filter a PythonInputFilter/PythonOutputFilter registered, which is not "
+                                 "converted")
 
     def _section(self, node: Section, server: Optional[str]) -> None:
         if node.lowered in CONDITIONS or node.lowered in ALWAYS_TRUE:
@@ -219,7 +227,7 @@ class _Converter:
 
     def _block(self, section: Section, server: Optional[str]) -> None:
         body = _flatten(section.body)
-        found = [n for n in _walk_inlined(section.body) if is_python_directive(n)]
+        found = [n for n in _walk_inlined(section.body) if is_python_directive(n) or self._uses_python_filter(n)]
         keep, notes = self._screen(section, found, body, server, _family(section) == "directory")
         text = "\n".join([section.head, *_without(body, keep), f"</{section.name}>"])
         try:
@@ -239,7 +247,7 @@ class _Converter:
     def access_file(self, access: AccessFile) -> None:
         parsed = parse_file(access.path)
         evaluate(parsed.nodes, self.state)
-        found = [n for n in _walk_inlined(parsed.nodes) if is_python_directive(n)]
+        found = [n for n in _walk_inlined(parsed.nodes) if is_python_directive(n) or self._uses_python_filter(n)]
         if not found:
             return
         directory = str(access.path.parent)
@@ -276,6 +284,8 @@ class _Converter:
         reaches = self._reaches_daemon(section, body, server)
         for directive in found:
             reason = unsupported_reason(directive.lowered)
+            if self._uses_python_filter(directive):
+                reason = "names a filter a PythonInputFilter/PythonOutputFilter registered, which is not converted"
             if reason is None and not reaches and directive.lowered in _CONTENT_BOUND:
                 reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's "
                           "content itself (no SetHandler mod_python); mod_python ran it for any content")
@@ -284,7 +294,7 @@ class _Converter:
                           "mod_authnz_fcgi, which reaches the daemon over TCP only: give --auth-bind HOST:PORT")
             if reason is not None:
                 keep.add(directive.text)
-                self._fail(directive, reason if reason.startswith(("runs", "guards")) else
+                self._fail(directive, reason if reason.startswith(("runs", "guards", "names")) else
                            f"{directive.name} {reason}", edit=False)
         if not reaches and any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
             notes.append("runs inside Apache's auth phases through mod_authnz_fcgi; the content stays Apache's")
@@ -302,6 +312,10 @@ class _Converter:
                                                 "; ".join([_became(directive, lines), *notes])))
             if directive.lowered == "pythonpath" and directive.args:
                 self._add_paths(python_path_dirs(directive.args[0], directive.where))
+
+    def _uses_python_filter(self, node: Node) -> bool:
+        return isinstance(node, Directive) and node.lowered in _FILTER_USERS and any(
+            name.lower() in self.filters for arg in node.args for name in arg.split(";"))
 
     def _auth_target(self) -> Optional[Backend]:
         if self.result.auth is not None:

@@ -78,8 +78,14 @@ def error_log(root: Path) -> str:
     return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted((root / "log").glob("*")) if p.is_file())
 
 
-@pytest.mark.parametrize("tree", trees.TREES, ids=[tree.name for tree in trees.TREES])
-def test_converted_tree_answers_as_mod_python(tree: trees.Tree, root: Path, tmp_path: Path) -> None:
+CASES = [pytest.param(tree, False, id=tree.name) for tree in trees.TREES] + [
+    # Auth guarding static files with the content route on a unix socket: mod_authnz_fcgi needs --auth-bind.
+    pytest.param(trees.PUBLISHER_PSP_AUTH, True, id="publisher-psp-auth-unix-socket"),
+]
+
+
+@pytest.mark.parametrize("tree, unix", CASES)
+def test_converted_tree_answers_as_mod_python(tree: trees.Tree, unix: bool, root: Path, tmp_path: Path) -> None:
     port, daemon_port = free_port(), free_port()
     main = trees.write(tree, root, port)
     env = apache_env(root, tree)
@@ -87,14 +93,18 @@ def test_converted_tree_answers_as_mod_python(tree: trees.Tree, root: Path, tmp_
     theirs = ask(main, root, port, env, tree, "mod_python")
 
     out = tmp_path / "converted"
-    assert cli(["convert", str(main), "--bind", f"127.0.0.1:{daemon_port}", "--out", str(out)]) == 0, \
-        (out / REPORT_FILE).read_text()
+    tcp = f"127.0.0.1:{daemon_port}"
+    binds = ["--bind", f"unix:{root}/run/daemon.sock", "--auth-bind", tcp] if unix else ["--bind", tcp]
+    assert cli(["convert", str(main), *binds, "--out", str(out)]) == 0, (out / REPORT_FILE).read_text()
     report = (out / REPORT_FILE).read_text()
     assert "Nothing: every mod_python directive was converted." in report
     apply(out, main.parent)
     configtest(main, env)
+    # Apache's children (www-data) must reach a socket the daemon creates as root; the pairing options for its
+    # owner are the daemon's own concern, so the test opens it up.
+    serve_extra = ["--socket-mode", "666"] if unix else []
     daemon = ManagedProcess("daemon", [sys.executable, "-m", "fcgi_handlers", "serve", "--config",
-                                       str(out / SETTINGS_FILE)], port=daemon_port,
+                                       str(out / SETTINGS_FILE), *serve_extra], port=daemon_port,
                             log_path=root / "log" / "daemon.log", env=python_env(), cwd=PACKAGE_ROOT)
     daemon.start()
     try:
