@@ -55,6 +55,7 @@ class Finding:
     directive: str
     became: str
     converted: bool = True
+    differs: bool = False     # converted, and the converted Apache answers differently from mod_python
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ class _Converter:
     def __init__(self, result: Conversion, state: State) -> None:
         self.result, self.state = result, state
         self.python_load: Optional[Directive] = None
-        self.handled_sections: list[tuple[str, str, Optional[str]]] = []   # (family, path, server) proxied
+        # Sections whose content mod_python handles: (section kind, path, ServerName of their virtual host).
+        self.handled_sections: list[tuple[str, str, Optional[str]]] = []
         self.result.files[result.main.path] = result.main
         for node in walk(result.main.nodes):
             if isinstance(node, Directive):
@@ -144,7 +146,7 @@ class _Converter:
             elif node.lowered == "virtualhost":
                 self._find_proxied(node.body, _server_name(node) or server)
             elif node.lowered in BLOCK_KINDS and node.args and _routes_to_mod_python(_flatten(node.body)):
-                self.handled_sections.append((_family(node), node.args[-1], server))
+                self.handled_sections.append((node.lowered, node.args[-1], server))
             elif node.active:
                 self._find_proxied(node.body, server)
 
@@ -155,8 +157,24 @@ class _Converter:
         if any(_words(line)[0].lower() == "sethandler" for line in lines if _words(line)):
             return False
         path = section.args[-1] if section.args else ""
-        return any(family == _family(section) and owner == server and (path == root or path.startswith(
-            root.rstrip("/") + "/")) for family, root, owner in self.handled_sections)
+        return any(_family_of(kind) == _family(section) and owner == server and (path == root or path.startswith(
+            root.rstrip("/") + "/")) for kind, root, owner in self.handled_sections)
+
+    def _static_under_proxypass(self, section: Section, server: Optional[str]) -> None:
+        """A `<Location>` that gives its content another handler (`SetHandler None`) below a mod_python
+        `<Location>`: that one becomes `ProxyPass`, which a nested SetHandler does not undo, so `ProxyPass "!"`
+        goes beside the SetHandler."""
+        setter = next((n for n in section.body if isinstance(n, Directive) and n.lowered == "sethandler"), None)
+        if section.lowered != "location" or setter is None or not section.args:
+            return
+        path = section.args[0]
+        if not any(kind == "location" and owner == server and path != root and path.startswith(root.rstrip("/") + "/")
+                   for kind, root, owner in self.handled_sections):
+            return
+        self._edit(setter, ['ProxyPass "!"', setter.text])
+        self.result.findings.append(Finding(setter.where, setter.text, (
+            'ProxyPass "!" added beside it: Apache serves this content itself, as the SetHandler asks (mod_python '
+            "3.5 answers 404 here: below a mod_python <Location> it skips Apache's file lookup)"), differs=True))
 
     # -- server and virtual-host scope --
 
@@ -188,6 +206,8 @@ class _Converter:
                 self.scope(self.result.files[node.source], node.body, server)
         elif node.lowered == "virtualhost":
             self.scope(self.result.files[node.source], node.body, _server_name(node) or server)
+        elif node.lowered == "location" and not any(is_python_directive(n) for n in walk(node.body)):
+            self._static_under_proxypass(node, server)
         elif any(is_python_directive(n) for n in walk(node.body)):
             if node.lowered in BLOCK_KINDS:
                 self._block(node, server)
@@ -368,7 +388,12 @@ class _Converter:
 
 
 def _family(section: Section) -> str:
-    return "location" if section.lowered.startswith("location") else section.lowered.replace("match", "")
+    return _family_of(section.lowered)
+
+
+def _family_of(kind: str) -> str:
+    """Sections of one family cover each other by path: location, directory, files."""
+    return "location" if kind.startswith("location") else kind.replace("match", "")
 
 
 def _server_name(section: Section) -> Optional[str]:

@@ -46,7 +46,8 @@ def daemon_settings(conversion: Conversion) -> str:
              f"path = [{', '.join(json.dumps(p) for p in existing)}]"]
     lines += [f"# not a directory on this host, left out: {p}" for p in conversion.paths if p not in existing]
     if conversion.imports:
-        lines += ["# PythonImport, run in each worker at start", f"imports = [{', '.join(map(json.dumps, conversion.imports))}]"]
+        imports = ", ".join(json.dumps(spec) for spec in conversion.imports)
+        lines += ["# PythonImport, run in each worker at start", f"imports = [{imports}]"]
     return "\n".join(lines) + "\n"
 
 
@@ -67,7 +68,11 @@ def report(conversion: Conversion) -> str:
     lines += [f"| `{path}` | `{overlay_path(conversion, path)}` |" for path in conversion.changed_files()]
     lines += ["", "## Directives", "", "| where | directive | became |", "|---|---|---|"]
     lines += [f"| {_cell(f.where)} | `{_cell(f.directive)}` | {_cell(f.became)} |"
-              for f in conversion.findings if f.converted]
+              for f in conversion.findings if f.converted and not f.differs]
+    differing = [f for f in conversion.findings if f.differs]
+    if differing:
+        lines += ["", "## Answers that differ from mod_python", "", "| where | directive | why |", "|---|---|---|"]
+        lines += [f"| {_cell(f.where)} | `{_cell(f.directive)}` | {_cell(f.became)} |" for f in differing]
     lines += ["", "## Not converted", ""]
     if failures:
         lines += ["| where | directive | why |", "|---|---|---|"]

@@ -196,8 +196,9 @@ def debian_envvars(path: Path) -> dict[str, str]:
         if match is None or "$(" in match.group(2) or "`" in match.group(2):
             continue
         value = match.group(2).strip().strip("'\"")
+        # As the shell expands it: an unset variable is empty (Debian's $SUFFIX for the default instance).
         found[match.group(1)] = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
-                                       lambda m: found.get(m.group(1), m.group(0)), value)
+                                       lambda m: found.get(m.group(1), os.environ.get(m.group(1), "")), value)
     return found
 
 

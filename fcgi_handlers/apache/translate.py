@@ -98,8 +98,9 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
     append, options and flags: last wins). One param holds one handler list, so `PythonHandler h | .py` is carried
     as written; a plain list beside an extension list of the same phase, or extension lists with different
-    handlers, become the plain list plus one `<FilesMatch>` per extension list (see `_param_lines`). `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto"
-    in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
+    handlers, become the plain list plus one `<FilesMatch>` per extension list (see `_param_lines`).
+    `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto" in a `<Location>`) or
+    `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
     A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
     (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
     server-level lines) with every param set by `SetEnvIfExpr`, plus AuthName/AuthType as params; with

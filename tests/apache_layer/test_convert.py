@@ -125,8 +125,8 @@ def test_phases_on_content_apache_serves_are_reported_never_dropped_silently(tmp
 
 
 def test_auth_on_static_content_goes_through_mod_authnz_fcgi_without_proxying(tmp_path: Path) -> None:
-    conversion = convert(write(tmp_path, {"httpd.conf": STATIC_PHASES.replace("    PythonFixupHandler stamp\n", "")}),
-                         UNIX, Backend(port=9556))
+    config = STATIC_PHASES.replace("    PythonFixupHandler stamp\n", "")
+    conversion = convert(write(tmp_path, {"httpd.conf": config}), UNIX, Backend(port=9556))
     assert not conversion.failures
     text = conversion.changed_text(conversion.main.path)
     assert "AuthnzFcgiDefineProvider authn PyAuthen-9556 fcgi://127.0.0.1:9556/" in text
@@ -139,7 +139,8 @@ def test_auth_on_static_content_goes_through_mod_authnz_fcgi_without_proxying(tm
 def test_server_level_directives_imports_and_the_preamble(tmp_path: Path) -> None:
     handlers = tmp_path / "handlers"
     handlers.mkdir()
-    conversion = convert(write(tmp_path, {"httpd.conf": f"""LoadModule python_module /usr/lib/apache2/modules/mod_python.so
+    load = "LoadModule python_module /usr/lib/apache2/modules/mod_python.so"
+    conversion = convert(write(tmp_path, {"httpd.conf": f"""{load}
 PythonImport startup main_interpreter
 PythonPath "['{handlers}', '/nonexistent'] + sys.path"
 PythonOption site demo
@@ -160,6 +161,22 @@ PythonOption site demo
     configtest_if_installed(tmp_path, text)
 
 
+def test_what_apache_does_not_send_is_passed_from_where_the_block_stands(tmp_path: Path) -> None:
+    conversion = convert(write(tmp_path, {"httpd.conf": """<VirtualHost *:80>
+    ServerName www.example.test:80
+    <Location /app/>
+        SetHandler mod_python
+        PythonHandler hello
+        Require host localhost
+    </Location>
+</VirtualHost>
+"""}), TCP)
+    text = conversion.changed_text(conversion.main.path)
+    for line in ('SetEnv PythonLocation "/app/"', 'SetEnv PythonServerName "www.example.test"',
+                 'SetEnv PythonRequire.1 "host localhost"', "Require host localhost"):
+        assert line in text, text
+
+
 def test_files_outside_the_configuration_directory_go_under_absolute(tmp_path: Path) -> None:
     conversion = convert(write(tmp_path / "etc", {"httpd.conf": "PythonOption a b\n"}), TCP)
     assert overlay_path(conversion, tmp_path / "etc" / "sites" / "x.conf") == Path("sites/x.conf")
@@ -170,7 +187,8 @@ def configtest_if_installed(tmp_path: Path, text: str) -> None:
     if missing_apache("proxy_fcgi", "authnz_fcgi", "mpm_event"):
         return
     conf = tmp_path / "configtest.conf"
-    conf.write_text(f'ServerRoot "{tmp_path}"\nServerName localhost\nErrorLog "{tmp_path}/error.log"\nLoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n'
+    conf.write_text(f'ServerRoot "{tmp_path}"\nServerName localhost\nErrorLog "{tmp_path}/error.log"\n'
+                    "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
                     "LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so\n"
                     "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
                     "LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so\n" + text)
@@ -235,3 +253,20 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "fcgi_handlers", "convert", str(main), "--check"],
                             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 1 and ":32: PythonOutputFilter" in result.stdout
+
+
+def test_the_readme_commands_work_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's convert commands, on a Debian tree standing in for /etc/apache2."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Migrating a whole installation", 1)[1].split("\n## ", 1)[0]
+    text = section.replace("\\\n", " ")
+    commands = [line.split("#")[0].split() for line in text.splitlines()
+                if line.strip().startswith("fcgi-handlers convert")]
+    assert len(commands) == 2
+    main = trees.write(trees.DEBIAN, tmp_path / "root", 8080)
+    monkeypatch.chdir(tmp_path)
+    for words in commands:
+        argv = [str(main) if word == "/etc/apache2/apache2.conf" else word for word in words[1:]]
+        assert cli(argv) == 0, words
+    assert (tmp_path / "converted" / "report.md").is_file()
+    assert (tmp_path / "converted" / "mods-enabled" / "python.load").is_file()

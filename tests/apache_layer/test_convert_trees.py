@@ -114,5 +114,9 @@ def test_converted_tree_answers_as_mod_python(tree: trees.Tree, unix: bool, root
     side = Side(port, (str(root),))
     found = []
     for (target, _), mine, other in zip(tree.requests, ours, theirs):
+        if target in tree.differs:
+            assert mine.status == 200 and tree.differs[target] in mine.text, mine
+            assert "## Answers that differ from mod_python" in report
+            continue
         found += [f"{target}: {line}" for line in differences(view(other, side), view(mine, side))]
     assert not found, "\n".join(found) + "\n" + report + error_log(root)

@@ -87,8 +87,8 @@ class Tree:
     files: Mapping[str, str]
     main: str = "etc/httpd/httpd.conf"
     requests: tuple[Request, ...] = ()
-    convert_args: tuple[str, ...] = ()   # with @DAEMON_PORT@ / @AUTH_PORT@ filled in
-    unconverted: tuple[str, ...] = field(default=())   # directives report.md must declare not converted
+    # Requests whose converted answer differs on purpose, each with a part of that answer; report.md says why.
+    differs: Mapping[str, str] = field(default_factory=dict)
 
 
 def _basic(user: str, password: str) -> tuple[tuple[str, str], ...]:
@@ -201,6 +201,9 @@ VHOST = Tree("vhost", {
     <Location /b/deeper/>
         PythonOption greeting deeper
     </Location>
+    <Location /b/static/>
+        SetHandler None
+    </Location>
     <Directory "@ROOT@/www/mixed">
         SetHandler mod_python
         PythonHandler hello
@@ -211,11 +214,12 @@ VHOST = Tree("vhost", {
     "www/index.html": "<html><body>It works</body></html>\n",
     "www/mixed/page.py": PUBLISHED,
     "www/mixed/notes.txt": "plain text\n",
+    "www/b/static/file.txt": "static under a mod_python location\n",
     "handlers/hello.py": HELLO,
 }, requests=(
     ("/a/one", ()), ("/b/two?x=y", ()), ("/b/deeper/three", ()), ("/mixed/page.py/hello?name=ann", ()),
-    ("/mixed/notes.txt", ()), ("/mixed/page.py", ()),
-))
+    ("/mixed/notes.txt", ()), ("/mixed/page.py", ()), ("/b/static/file.txt", ()),
+), differs={"/b/static/file.txt": "static under a mod_python location"})
 
 HTACCESS = Tree("htaccess", {
     "etc/httpd/httpd.conf": HEAD + """PythonPath "['@ROOT@/handlers'] + sys.path"
