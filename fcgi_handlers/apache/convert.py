@@ -231,6 +231,10 @@ class _Converter:
         if reason is not None:
             self._fail(node, f"{node.name} {reason}")
             return
+        if name in _AUTH_PHASES:
+            self._fail(node, "at server level it cannot go through mod_authnz_fcgi, whose directives are per "
+                             "directory: put it in the <Location>/<Directory> it guards")
+            return
         if name == "pythonpath":
             self._add_paths(python_path_dirs(node.args[0] if node.args else "", node.where))
         try:
@@ -289,7 +293,8 @@ class _Converter:
             return
         if "authconfig" not in access.classes:
             converted = [line for line in converted if line != "CGIPassAuth On"]
-            notes.append("Authorization is not passed to the daemon: CGIPassAuth needs AllowOverride AuthConfig")
+            notes.append((False, "Authorization is not passed to the daemon: CGIPassAuth needs AllowOverride "
+                                 "AuthConfig"))
         text = "\n".join(converted)
         self._record(text, found, notes)
         self._add_paths([directory])
@@ -297,10 +302,11 @@ class _Converter:
         self.result.replaced[access.path] = f"{_MARK} converted from mod_python\n{text}\n"
 
     def _screen(self, section: Section, found: list[Directive], body: list[str], server: Optional[str],
-                is_directory: bool) -> tuple[set[str], list[str]]:
-        """The lines a block cannot carry (reported as not converted) and notes for the converted ones."""
+                is_directory: bool) -> tuple[set[str], list[tuple[bool, str]]]:
+        """The lines a block cannot carry (reported as not converted) and notes for the converted ones, each
+        (for the auth handlers only?, text)."""
         keep: set[str] = set()
-        notes: list[str] = []
+        notes: list[tuple[bool, str]] = []
         reaches = self._reaches_daemon(section, body, server)
         for directive in found:
             reason = unsupported_reason(directive.lowered)
@@ -316,11 +322,15 @@ class _Converter:
                 keep.add(directive.text)
                 self._fail(directive, reason if reason.startswith(("runs", "guards", "names")) else
                            f"{directive.name} {reason}", edit=False)
-        if not reaches and any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
-            notes.append("runs inside Apache's auth phases through mod_authnz_fcgi; the content stays Apache's")
+        if any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
+            notes.append((True, "runs inside Apache's auth phases through mod_authnz_fcgi" +
+                          ("" if reaches else "; the content stays Apache's")))
+        elif any(d.lowered in _AUTH_PHASES for d in found) and reaches:
+            notes.append((True, "runs in the daemon before the content handler (mod_authnz_fcgi needs a TCP "
+                                "address: --auth-bind)"))
         return keep, notes
 
-    def _record(self, converted: str, found: list[Directive], notes: list[str]) -> None:
+    def _record(self, converted: str, found: list[Directive], notes: list[tuple[bool, str]]) -> None:
         if "AuthnzFcgi" in converted:
             self.result.uses_auth = True
         lines = [line.strip() for line in converted.splitlines()]
@@ -329,7 +339,9 @@ class _Converter:
             if directive.where in failed:
                 continue
             self.result.findings.append(Finding(directive.where, directive.text,
-                                                "; ".join([_became(directive, lines), *notes])))
+                                                "; ".join([_became(directive, lines), *(
+                                                    text for auth_only, text in notes
+                                                    if not auth_only or directive.lowered in _AUTH_PHASES)])))
             if directive.lowered == "pythonpath" and directive.args:
                 self._add_paths(python_path_dirs(directive.args[0], directive.where))
 
@@ -455,6 +467,8 @@ def _became(directive: Directive, lines: list[str]) -> str:
         carrying = [line for line in lines if key in line.lower()]
         hit = next((line for line in carrying if directive.args and directive.args[0] in line),
                    carrying[0] if carrying else None)
+    if hit is not None and lines.index(hit) > 0 and lines[lines.index(hit) - 1].startswith("<FilesMatch"):
+        return f"{lines[lines.index(hit) - 1]} {hit}"
     return hit or "merged into the block's params"
 
 
