@@ -235,8 +235,8 @@ class _Converter:
             self._fail(node, "at server level it cannot go through mod_authnz_fcgi, whose directives are per "
                              "directory: put it in the <Location>/<Directory> it guards")
             return
-        if name == "pythonpath":
-            self._add_paths(python_path_dirs(node.args[0] if node.args else "", node.where))
+        if name == "pythonpath" and not self._path_entries(node):
+            return
         try:
             lines = mod_python_to_daemon([node.text], self.result.backend, container="VirtualHost")
         except ValueError as exc:
@@ -336,14 +336,20 @@ class _Converter:
         lines = [line.strip() for line in converted.splitlines()]
         failed = {f.where for f in self.result.failures}
         for directive in found:
-            if directive.where in failed:
+            if directive.where in failed or (directive.lowered == "pythonpath" and not self._path_entries(directive)):
                 continue
+            extra = [text for auth_only, text in notes if not auth_only or directive.lowered in _AUTH_PHASES]
             self.result.findings.append(Finding(directive.where, directive.text,
-                                                "; ".join([_became(directive, lines), *(
-                                                    text for auth_only, text in notes
-                                                    if not auth_only or directive.lowered in _AUTH_PHASES)])))
-            if directive.lowered == "pythonpath" and directive.args:
-                self._add_paths(python_path_dirs(directive.args[0], directive.where))
+                                                "; ".join([_became(directive, lines), *extra])))
+
+    def _path_entries(self, node: Directive) -> bool:
+        """Add a PythonPath's directories to the daemon's path; False (and reported) when it cannot be read."""
+        try:
+            self._add_paths(python_path_dirs(node.args[0] if node.args else "", node.where))
+        except ReadError as exc:
+            self._fail(node, str(exc), edit=node.source in self.result.files)
+            return False
+        return True
 
     def _uses_python_filter(self, node: Node) -> bool:
         return isinstance(node, Directive) and node.lowered in _FILTER_USERS and any(

@@ -177,6 +177,19 @@ def test_what_apache_does_not_send_is_passed_from_where_the_block_stands(tmp_pat
         assert line in text, text
 
 
+def test_a_bad_python_path_is_reported_and_the_rest_converts(tmp_path: Path) -> None:
+    conversion = convert(write(tmp_path, {"httpd.conf": """PythonPath "['/a'"
+<Location /app/>
+    SetHandler mod_python
+    PythonHandler hello
+    PythonPath "sys.path +"
+</Location>
+"""}), TCP)
+    assert [(f.where.rsplit(":", 1)[1], f.converted) for f in conversion.findings] == [
+        ("1", False), ("3", True), ("4", True), ("5", False)]
+    assert 'ProxyPass "fcgi://127.0.0.1:9555/"' in conversion.changed_text(conversion.main.path)
+
+
 def test_files_outside_the_configuration_directory_go_under_absolute(tmp_path: Path) -> None:
     conversion = convert(write(tmp_path / "etc", {"httpd.conf": "PythonOption a b\n"}), TCP)
     assert overlay_path(conversion, tmp_path / "etc" / "sites" / "x.conf") == Path("sites/x.conf")
