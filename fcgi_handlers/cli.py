@@ -81,7 +81,10 @@ def _convert(args: argparse.Namespace) -> int:
     for line in found:
         print(line)
     if not args.check:
-        written = write(conversion, out)
+        try:
+            written = write(conversion, out)
+        except OSError as exc:
+            raise config.ConfigError(f"convert: cannot write {exc.filename or out}: {exc.strerror or exc}") from None
         print(f"wrote {len(written)} files to {out}: converted files, fcgi-handlers.toml, report.md "
               f"({len(conversion.findings)} mod_python directives, {len(found)} not converted)")
     elif not found:

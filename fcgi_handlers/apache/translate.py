@@ -204,8 +204,11 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             slots.append((False, raw))
     if params:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
+        declares_handlers = any(key in _PHASE_DIRECTIVES or key == HANDLER_MODULE for key in params)
         for key, value in context.params(requires):
-            if key not in params:
+            # mod_python's req.hlist.directory is the section that declared the handler: a block that declares
+            # none (options only) leaves the enclosing one's in place.
+            if key not in params and (key != DIRECTORY_PARAM or declares_handlers):
                 params[key] = {"": [value]}
                 slots.append((True, key))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:

@@ -56,7 +56,7 @@ def ask(main: Path, root: Path, port: int, env: Mapping[str, str], tree: trees.T
                             port=port, log_path=root / "log" / f"{name}.stderr", env=env, cwd=root)
     apache.start()
     try:
-        return [Connection(port).send("GET", target, list(headers)) for target, headers in tree.requests]
+        return [Connection(port).send("GET", target, list(headers)) for target, headers, _ in tree.requests]
     finally:
         apache.stop()
 
@@ -91,6 +91,8 @@ def test_converted_tree_answers_as_mod_python(tree: trees.Tree, unix: bool, root
     env = apache_env(root, tree)
     configtest(main, env)
     theirs = ask(main, root, port, env, tree, "mod_python")
+    assert [answer.status for answer in theirs] == [status for _, _, status in tree.requests], \
+        [(answer.status, answer.body[:200]) for answer in theirs]
 
     out = tmp_path / "converted"
     tcp = f"127.0.0.1:{daemon_port}"
@@ -113,7 +115,7 @@ def test_converted_tree_answers_as_mod_python(tree: trees.Tree, unix: bool, root
         daemon.stop()
     side = Side(port, (str(root),))
     found = []
-    for (target, _), mine, other in zip(tree.requests, ours, theirs):
+    for (target, _, _), mine, other in zip(tree.requests, ours, theirs):
         if target in tree.differs:
             assert mine.status == 200 and tree.differs[target] in mine.text, mine
             assert "## Answers that differ from mod_python" in report

@@ -179,3 +179,11 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
 def test_a_block_without_mod_python_directives_gets_no_params() -> None:
     block = '<Location "/static/">\nRequire all granted\n</Location>'
     assert "SetEnv" not in mod_python_block_to_daemon(block, BACKEND, server_name="www.example.com")
+
+
+def test_a_directory_block_without_handlers_leaves_the_handler_directory_alone() -> None:
+    # mod_python's req.hlist.directory is the section that declared the handler, not one that only sets options.
+    assert "PythonDirectory" not in setenv(mod_python_to_daemon(["PythonOption k v"], BACKEND, container="Directory",
+                                                                directory="/srv/app/sub"))
+    assert setenv(mod_python_to_daemon(["PythonHandler h"], BACKEND, container="Directory",
+                                       directory="/srv/app"))["PythonDirectory"] == "/srv/app"

@@ -4,7 +4,8 @@ Each tree is a mapping of relative path -> text with `@ROOT@` (the installation'
 www/, handlers/, run/ and log/), `@PORT@`, `@MODULES@` (Apache's module directory) and `@USER@` (the User/Group
 lines Apache needs when started as root) filled in by `write`. A relative path starting with `->` makes a symbolic
 link (Debian's *-enabled directories). `requests` are what both the original tree (under real mod_python) and the
-converted tree (Apache in front of the daemon) are asked.
+converted tree (Apache in front of the daemon) are asked, each with the status mod_python answers (so a tree that
+fails alike on both sides cannot pass).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Mapping, Optional
 from fcgi_handlers.apache.paths import MODULES_DIR
 from fcgi_handlers.apache.runner import apache_user, write_tree
 
-Request = tuple[str, tuple[tuple[str, str], ...]]   # (target, headers)
+Request = tuple[str, tuple[tuple[str, str], ...], int]   # (target, headers, the status mod_python answers)
 
 PREFORK = """StartServers 1
 MinSpareServers 1
@@ -61,6 +62,12 @@ def handler(req):
     options = req.get_options()
     req.write("hello uri=%s args=%s greeting=%s method=%s\\n" % (req.uri, req.args, options.get("greeting"),
                                                                   req.method))
+    return apache.OK
+
+
+def where(req):
+    req.content_type = "text/plain"
+    req.write("directory=%s greeting=%s\\n" % (req.hlist.directory, req.get_options().get("greeting")))
     return apache.OK
 
 
@@ -179,8 +186,8 @@ export APACHE_LOG_DIR=@ROOT@/log
     "pages/page.py": PUBLISHED,
     "handlers/hello.py": HELLO,
 }, main="etc/apache2/apache2.conf", requests=(
-    ("/app/x?a=1", ()), ("/app/", ()), ("/py/page.py", ()), ("/py/page.py/hello?name=bob", ()),
-    ("/index.html", ()),
+    ("/app/x?a=1", (), 200), ("/app/", (), 200), ("/py/page.py", (), 200), ("/py/page.py/hello?name=bob", (), 200),
+    ("/index.html", (), 200),
 ))
 
 VHOST = Tree("vhost", {
@@ -217,8 +224,9 @@ VHOST = Tree("vhost", {
     "www/b/static/file.txt": "static under a mod_python location\n",
     "handlers/hello.py": HELLO,
 }, requests=(
-    ("/a/one", ()), ("/b/two?x=y", ()), ("/b/deeper/three", ()), ("/mixed/page.py/hello?name=ann", ()),
-    ("/mixed/notes.txt", ()), ("/mixed/page.py", ()), ("/b/static/file.txt", ()),
+    ("/a/one", (), 200), ("/b/two?x=y", (), 200), ("/b/deeper/three", (), 200),
+    ("/mixed/page.py/hello?name=ann", (), 200),
+    ("/mixed/notes.txt", (), 200), ("/mixed/page.py", (), 200), ("/b/static/file.txt", (), 404),
 ), differs={"/b/static/file.txt": "static under a mod_python location"})
 
 HTACCESS = Tree("htaccess", {
@@ -231,13 +239,13 @@ HTACCESS = Tree("htaccess", {
 </Directory>
 """,
     "www/index.html": "<html><body>It works</body></html>\n",
-    "www/app/.htaccess": "SetHandler mod_python\nPythonHandler hello\nPythonOption greeting from-htaccess\n",
+    "www/app/.htaccess": "SetHandler mod_python\nPythonHandler hello::where\nPythonOption greeting from-htaccess\n",
     "www/app/sub/.htaccess": "PythonOption greeting sub\n",
     "www/locked/.htaccess": "SetHandler mod_python\nPythonHandler hello\n",
     "www/locked/file.txt": "locked but static\n",
     "handlers/hello.py": HELLO,
 }, requests=(
-    ("/app/page", ()), ("/app/sub/page?q=1", ()), ("/locked/file.txt", ()), ("/index.html", ()),
+    ("/app/page", (), 200), ("/app/sub/page?q=1", (), 200), ("/locked/file.txt", (), 200), ("/index.html", (), 200),
 ))
 
 AUTHCHECK = '''from mod_python import apache
@@ -278,9 +286,10 @@ PUBLISHER_PSP_AUTH = Tree("publisher-psp-auth", {
     "www/private/secret.txt": "the static secret\n",
     "handlers/authcheck.py": AUTHCHECK,
 }, requests=(
-    ("/site/pub.py/hello?name=zoe", ()), ("/site/pub.py", ()), ("/site/page.psp?name=ada", ()),
-    ("/site/plain.txt", ()), ("/private/secret.txt", ()), ("/private/secret.txt", _basic("alice", "secret")),
-    ("/private/secret.txt", _basic("alice", "wrong")),
+    ("/site/pub.py/hello?name=zoe", (), 200), ("/site/pub.py", (), 200), ("/site/page.psp?name=ada", (), 200),
+    ("/site/plain.txt", (), 200), ("/private/secret.txt", (), 401),
+    ("/private/secret.txt", _basic("alice", "secret"), 200),
+    ("/private/secret.txt", _basic("alice", "wrong"), 401),
 ))
 
 STARTUP = '''LOADED = "at start"
@@ -319,7 +328,7 @@ PythonDebug Off
     "www/index.html": "<html><body>It works</body></html>\n",
     "handlers/startup.py": STARTUP,
     "handlers/showopts.py": SHOWOPTS,
-}, requests=(("/opts/", ()), ("/opts/two/x", ()), ("/index.html", ())))
+}, requests=(("/opts/", (), 200), ("/opts/two/x", (), 200), ("/index.html", (), 200)))
 
 LOCATION_MATCH = Tree("locationmatch", {
     "etc/httpd/httpd.conf": HEAD + """PythonPath "['@ROOT@/handlers'] + sys.path"
@@ -331,7 +340,8 @@ LOCATION_MATCH = Tree("locationmatch", {
 """,
     "www/index.html": "<html><body>It works</body></html>\n",
     "handlers/hello.py": HELLO,
-}, requests=(("/api/v1/items", ()), ("/api/v2/items?page=2", ()), ("/api/v3/items", ()), ("/index.html", ())))
+}, requests=(("/api/v1/items", (), 200), ("/api/v2/items?page=2", (), 200), ("/api/v3/items", (), 404),
+             ("/index.html", (), 200)))
 
 OUTPUT_FILTER = Tree("output-filter", {
     "etc/httpd/httpd.conf": HEAD + """PythonPath "['@ROOT@/handlers'] + sys.path"
