@@ -113,7 +113,7 @@ def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = Non
     if auth is not None and auth.socket is not None:
         raise ValueError("mod_authnz_fcgi reaches the daemon over TCP only: --auth-bind needs HOST:PORT")
     converter = _Converter(Conversion(main, backend, auth), state)
-    converter.scope(main, main.nodes, None)
+    converter.scope(main.nodes, None)
     for access in access_files(main):
         converter.access_file(access)
     converter.place_preamble()
@@ -121,6 +121,8 @@ def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = Non
 
 
 class _Converter:
+    """One conversion's walk: it fills `result` with edits and findings, in Apache's reading order."""
+
     def __init__(self, result: Conversion, state: State) -> None:
         self.result, self.state = result, state
         self.python_load: Optional[Directive] = None
@@ -178,13 +180,14 @@ class _Converter:
 
     # -- server and virtual-host scope --
 
-    def scope(self, file: ConfigFile, nodes: list[Node], server: Optional[str]) -> None:
+    def scope(self, nodes: list[Node], server: Optional[str]) -> None:
+        """Convert the nodes of the server or a virtual host (`server`: its ServerName), following includes."""
         for node in nodes:
             if isinstance(node, Section):
                 self._section(node, server)
             elif node.lowered in ("include", "includeoptional"):
                 for included in node.included:
-                    self.scope(included, included.nodes, server)
+                    self.scope(included.nodes, server)
             elif node.lowered == "loadmodule" and node.args and node.args[0] == "python_module":
                 if self.python_load is None:
                     self.python_load = node
@@ -203,9 +206,9 @@ class _Converter:
                 negation = "!" if node.args[0].startswith("!") else ""
                 self._replace(node.source, node.line, node.line, [f"<IfModule {negation}proxy_fcgi_module>"])
             if node.active:
-                self.scope(self.result.files[node.source], node.body, server)
+                self.scope(node.body, server)
         elif node.lowered == "virtualhost":
-            self.scope(self.result.files[node.source], node.body, _server_name(node) or server)
+            self.scope(node.body, _server_name(node) or server)
         elif node.lowered == "location" and not any(is_python_directive(n) for n in walk(node.body)):
             self._static_under_proxypass(node, server)
         elif any(is_python_directive(n) for n in walk(node.body)):
@@ -312,6 +315,10 @@ class _Converter:
             reason = unsupported_reason(directive.lowered)
             if self._uses_python_filter(directive):
                 reason = "names a filter a PythonInputFilter/PythonOutputFilter registered, which is not converted"
+            if reason is None and not reaches and directive.lowered == "pythonaccesshandler":
+                reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's content "
+                          "itself: mod_authnz_fcgi has no access-checker hook, and the daemon's authorizer runs the "
+                          "authen and authz phases only")
             if reason is None and not reaches and directive.lowered in _CONTENT_BOUND:
                 reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's "
                           "content itself (no SetHandler mod_python); mod_python ran it for any content")
