@@ -205,10 +205,16 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
     if params:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
         declares_handlers = any(key in _PHASE_DIRECTIVES or key == HANDLER_MODULE for key in params)
+        routes = any(line.startswith(("ProxyPass ", "SetHandler \"proxy:", "AddHandler \"proxy:"))
+                     for is_key, line in slots if not is_key)
         for key, value in context.params(requires):
-            # mod_python's req.hlist.directory is the section that declared the handler: a block that declares
-            # none (options only) leaves the enclosing one's in place.
-            if key not in params and (key != DIRECTORY_PARAM or declares_handlers):
+            # mod_python's req.hlist.directory is the section that declared the handler, and a <Location> is
+            # mounted where it routes to mod_python: a block that does neither (options only) leaves the enclosing
+            # block's values in place.
+            if key == DIRECTORY_PARAM and not declares_handlers or key == LOCATION_PARAM and not (
+                    declares_handlers or routes):
+                continue
+            if key not in params:
                 params[key] = {"": [value]}
                 slots.append((True, key))
     if (params or plan.emulated_authn) and "cgipassauth" not in names:

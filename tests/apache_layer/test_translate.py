@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
+from fcgi_handlers.apache.translate import Context
 
 from .test_config import parse
 
@@ -187,3 +188,12 @@ def test_a_directory_block_without_handlers_leaves_the_handler_directory_alone()
                                                                 directory="/srv/app/sub"))
     assert setenv(mod_python_to_daemon(["PythonHandler h"], BACKEND, container="Directory",
                                        directory="/srv/app"))["PythonDirectory"] == "/srv/app"
+
+
+def test_a_location_that_only_sets_options_keeps_the_enclosing_mount() -> None:
+    # <Location /b/deeper/> with a PythonOption below <Location /b/> (SetHandler mod_python): the request is still
+    # mounted at /b/, where mod_python's handler was declared.
+    assert "PythonLocation" not in setenv(mod_python_to_daemon(["PythonOption k v"], BACKEND,
+                                                               context=Context(location="/b/deeper/")))
+    assert setenv(mod_python_to_daemon(["SetHandler mod_python"], BACKEND, context=Context(location="/b/")))[
+        "PythonLocation"] == "/b/"
