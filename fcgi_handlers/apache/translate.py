@@ -202,11 +202,11 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
             slots.append((False, _route_line(name, args, backend, use_proxypass)))
         elif not plan.drops(lowered, args) and not _is_python_directive(name):
             slots.append((False, raw))
-    if params:
+    routes = any(line.startswith(("ProxyPass ", "SetHandler \"proxy:", "AddHandler \"proxy:"))
+                 for is_key, line in slots if not is_key)
+    if params or routes:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
         declares_handlers = any(key in _PHASE_DIRECTIVES or key == HANDLER_MODULE for key in params)
-        routes = any(line.startswith(("ProxyPass ", "SetHandler \"proxy:", "AddHandler \"proxy:"))
-                     for is_key, line in slots if not is_key)
         for key, value in context.params(requires):
             # mod_python's req.hlist.directory is the section that declared the handler, and a <Location> is
             # mounted where it routes to mod_python: a block that does neither (options only) leaves the enclosing
