@@ -114,7 +114,9 @@ def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = Non
         raise ValueError("mod_authnz_fcgi reaches the daemon over TCP only: --auth-bind needs HOST:PORT")
     converter = _Converter(Conversion(main, backend, auth), state)
     converter.scope(main.nodes, None)
-    for access in access_files(main):
+    names = [n.args[0] for n in walk(main.nodes) if isinstance(n, Directive) and n.lowered == "accessfilename"
+             and n.args]
+    for access in access_files(main, names[-1] if names else ".htaccess"):
         converter.access_file(access)
     converter.place_preamble()
     return converter.result

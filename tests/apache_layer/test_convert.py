@@ -96,6 +96,21 @@ def test_access_files_only_where_allow_override_admits_mod_python(tmp_path: Path
     assert [(f.path, f.classes) for f in found] == [(www / "a" / ".htaccess", frozenset({"authconfig"}))]
 
 
+def test_access_file_name_and_allow_override_decide_what_is_converted(tmp_path: Path) -> None:
+    www = tmp_path / "www"
+    conversion = convert(write(tmp_path, {
+        "httpd.conf": f'AccessFileName .acl\n<Directory "{www}">\n AllowOverride FileInfo\n</Directory>\n'
+                      f'<Directory "{www}/auth">\n AllowOverride AuthConfig\n</Directory>\n',
+        "www/app/.acl": "SetHandler mod_python\nPythonHandler app\n", "www/app/.htaccess": "PythonHandler no\n",
+        "www/auth/.acl": "PythonHandler x\n"}), TCP)
+    app = www / "app" / ".acl"
+    assert conversion.replaced[app].splitlines()[1:3] == ['SetHandler "proxy:fcgi://127.0.0.1:9555"',
+                                                           'SetEnv PythonHandler "app"']
+    assert "CGIPassAuth" not in conversion.replaced[app]   # needs AuthConfig, which FileInfo does not give
+    [failure] = conversion.failures
+    assert failure.where == f"{www}/auth/.acl:1" and "AllowOverride FileInfo" in failure.became
+
+
 def test_python_path_literals_are_read_not_evaluated() -> None:
     assert python_path_dirs("['/a', \"/b\"] + sys.path + __import__('os').sep.split()") == ["/a", "/b", "os"]
     with pytest.raises(ReadError):
