@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from ..dispatch.phases import PHASES
-from .config import Backend, UnsupportedDirective, auth_provider_lines, guarded_module_lines, worker_block
+from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded_module_lines, setenvif_line,
+                     worker_block)
 from .paths import MODULES_DIR
 from .reader import (ALWAYS_TRUE, CONDITIONS, AccessFile, ConfigFile, Directive, Node, ReadError, Section, State,
                      access_files, evaluate, parse_file, read_config, walk)
-from .translate import mod_python_block_to_daemon, mod_python_to_daemon, unsupported_reason
+from .translate import mod_python_block_to_daemon, mod_python_to_daemon, split_arguments, unsupported_reason
 
 BLOCK_KINDS = ("location", "locationmatch", "directory", "directorymatch", "files", "filesmatch")
 PYTHON_MODULE_NAMES = ("python_module", "mod_python.c")
@@ -247,8 +248,10 @@ class _Converter:
         except ValueError as exc:
             self._fail(node, str(exc))
             return
-        # CGIPassAuth is a directory-level directive; the blocks that reach the daemon carry their own.
-        lines = [line for line in lines if line != "CGIPassAuth On"]
+        # CGIPassAuth is a directory-level directive; the blocks that reach the daemon carry their own. Params are
+        # set with SetEnvIfExpr, which at server level runs when the request is read: mod_authnz_fcgi's calls
+        # then see them too (SetEnv runs after the auth phases), as mod_python's auth handlers see server options.
+        lines = [_early(line) for line in lines if line != "CGIPassAuth On"]
         self._edit(node, [f"{_MARK} {node.text}", *lines])
         self.result.findings.append(Finding(node.where, node.text, "; ".join(lines) + " (server level)"))
 
@@ -432,6 +435,14 @@ def _server_name(section: Section) -> Optional[str]:
 
 def _words(line: str) -> list[str]:
     return line.split()
+
+
+def _early(line: str) -> str:
+    """`SetEnv NAME "value"` as the SetEnvIfExpr line that sets it before the auth phases; other lines as they are."""
+    words = split_arguments(line)
+    if len(words) == 3 and words[0] == "SetEnv":
+        return setenvif_line(words[1], words[2])
+    return line
 
 
 def _without(body: list[str], dropped: set[str]) -> list[str]:

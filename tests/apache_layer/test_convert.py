@@ -169,7 +169,7 @@ PythonOption site demo
     text = conversion.changed_text(conversion.main.path)
     assert "# fcgi-handlers convert: LoadModule python_module" in text
     assert "<IfModule proxy_fcgi_module>" in text and "mod_python.c" not in text
-    assert 'SetEnv PythonOption.site "demo"' in text and "CGIPassAuth On" in text.split("<Location")[1]
+    assert 'SetEnvIfExpr "true" "PythonOption.site=demo"' in text and "CGIPassAuth On" in text.split("<Location")[1]
     settings = daemon_settings(conversion)
     assert f'path = ["{handlers}"]' in settings and "not a directory on this host, left out: /nonexistent" in settings
     assert 'imports = ["startup main_interpreter"]' in settings

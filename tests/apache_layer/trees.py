@@ -253,7 +253,7 @@ AUTHCHECK = '''from mod_python import apache
 
 def authenhandler(req):
     password = req.get_basic_auth_pw()
-    if req.user == "alice" and password == "secret":
+    if req.user == req.get_options().get("allowed") and password == "secret":
         return apache.OK
     return apache.HTTP_UNAUTHORIZED
 '''
@@ -266,6 +266,7 @@ PSP says <%= answer %> at <%= req.uri %>.
 
 PUBLISHER_PSP_AUTH = Tree("publisher-psp-auth", {
     "etc/httpd/httpd.conf": HEAD + """PythonPath "['@ROOT@/handlers'] + sys.path"
+PythonOption allowed alice
 <Directory "@ROOT@/www/site">
     AddHandler mod_python .py .psp
     PythonHandler mod_python.publisher | .py
