@@ -16,8 +16,9 @@ lines that held mod_python:
   not loaded already), with the pooled proxy worker and, when a block uses it, mod_authnz_fcgi's providers;
 - `.htaccess` files that Apache reads (`reader.access_files`) are converted as `<Directory>` blocks.
 Phase handlers on content Apache serves itself (no `SetHandler mod_python` in the block or a section covering it)
-run only where Apache can call the daemon: PythonAuthenHandler/PythonAuthzHandler through mod_authnz_fcgi (TCP), the
-other phases nowhere, and each such directive is reported as not converted with the reason, never dropped silently.
+run only where Apache can call the daemon: PythonAuthenHandler/PythonAuthzHandler through mod_authnz_fcgi (TCP),
+PythonAccessHandler first in its authentication call (so beside a PythonAuthenHandler), the other phases nowhere; each
+such directive is reported as not converted with the reason, never dropped silently.
 Nothing here writes files: `Conversion` holds the edits and findings; `convert_report` renders and writes them.
 """
 from __future__ import annotations
@@ -42,7 +43,7 @@ MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 # Phases that need the request to reach the daemon; the auth pair can be called by mod_authnz_fcgi instead.
 _AUTH_PHASES = ("pythonauthenhandler", "pythonauthzhandler")
 _CONTENT_BOUND = tuple(p.directive.lower() for p in PHASES if p.directive.lower() not in _AUTH_PHASES
-                       and p.directive != "PythonHandler")
+                       and p.directive not in ("PythonHandler", "PythonAccessHandler"))
 _MARK = "# fcgi-handlers convert:"
 _FILTER_DIRECTIVES = ("pythonoutputfilter", "pythoninputfilter")
 _FILTER_USERS = ("addoutputfilter", "setoutputfilter", "addinputfilter", "setinputfilter", "addoutputfilterbytype")
@@ -301,7 +302,7 @@ class _Converter:
             return
         if "authconfig" not in access.classes:
             converted = [line for line in converted if line != "CGIPassAuth On"]
-            notes.append((False, "Authorization is not passed to the daemon: CGIPassAuth needs AllowOverride "
+            notes.append(((), "Authorization is not passed to the daemon: CGIPassAuth needs AllowOverride "
                                  "AuthConfig"))
         text = "\n".join(converted)
         self._record(text, found, notes)
@@ -310,20 +311,23 @@ class _Converter:
         self.result.replaced[access.path] = f"{_MARK} converted from mod_python\n{text}\n"
 
     def _screen(self, section: Section, found: list[Directive], body: list[str], server: Optional[str],
-                is_directory: bool) -> tuple[set[str], list[tuple[bool, str]]]:
+                is_directory: bool) -> tuple[set[str], list[tuple[tuple[str, ...], str]]]:
         """The lines a block cannot carry (reported as not converted) and notes for the converted ones, each
-        (for the auth handlers only?, text)."""
+        (the directives it is about, all when empty; text)."""
         keep: set[str] = set()
-        notes: list[tuple[bool, str]] = []
+        notes: list[tuple[tuple[str, ...], str]] = []
         reaches = self._reaches_daemon(section, body, server)
+        authenticates = any(d.lowered == "pythonauthenhandler" for d in found)
         for directive in found:
             reason = unsupported_reason(directive.lowered)
             if self._uses_python_filter(directive):
                 reason = "names a filter a PythonInputFilter/PythonOutputFilter registered, which is not converted"
-            if reason is None and not reaches and directive.lowered == "pythonaccesshandler":
-                reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's content "
-                          "itself: mod_authnz_fcgi has no access-checker hook, and the daemon's authorizer runs the "
-                          "authen and authz phases only")
+            if reason is None and not reaches and directive.lowered == "pythonaccesshandler" and not (
+                    authenticates and self._auth_target() is not None):
+                reason = ("guards content Apache serves itself, where only mod_authnz_fcgi can call the daemon: it "
+                          "has no access-checker hook, so the access phase runs in its authentication call, which "
+                          "needs a PythonAuthenHandler in the block" + ("" if self._auth_target() else
+                                                                         " and --auth-bind HOST:PORT"))
             if reason is None and not reaches and directive.lowered in _CONTENT_BOUND:
                 reason = ("runs only for requests Apache sends to the daemon, and Apache serves this block's "
                           "content itself (no SetHandler mod_python); mod_python ran it for any content")
@@ -335,14 +339,17 @@ class _Converter:
                 self._fail(directive, reason if reason.startswith(("runs", "guards", "names")) else
                            f"{directive.name} {reason}", edit=False)
         if any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
-            notes.append((True, "runs inside Apache's auth phases through mod_authnz_fcgi" +
+            notes.append((_AUTH_PHASES, "runs inside Apache's auth phases through mod_authnz_fcgi" +
                           ("" if reaches else "; the content stays Apache's")))
         elif any(d.lowered in _AUTH_PHASES for d in found) and reaches:
-            notes.append((True, "runs in the daemon before the content handler (mod_authnz_fcgi needs a TCP "
+            notes.append((_AUTH_PHASES, "runs in the daemon before the content handler (mod_authnz_fcgi needs a TCP "
                                 "address: --auth-bind)"))
+        if authenticates and self._auth_target() is not None:
+            notes.append((("pythonaccesshandler",), "runs first in mod_authnz_fcgi's authentication call (it has no "
+                                                    "access-checker hook)"))
         return keep, notes
 
-    def _record(self, converted: str, found: list[Directive], notes: list[tuple[bool, str]]) -> None:
+    def _record(self, converted: str, found: list[Directive], notes: list[tuple[tuple[str, ...], str]]) -> None:
         if "AuthnzFcgi" in converted:
             self.result.uses_auth = True
         lines = [line.strip() for line in converted.splitlines()]
@@ -350,7 +357,7 @@ class _Converter:
         for directive in found:
             if directive.where in failed or (directive.lowered == "pythonpath" and not self._path_entries(directive)):
                 continue
-            extra = [text for auth_only, text in notes if not auth_only or directive.lowered in _AUTH_PHASES]
+            extra = [text for about, text in notes if not about or directive.lowered in about]
             self.result.findings.append(Finding(directive.where, directive.text,
                                                 "; ".join([_became(directive, lines), *extra])))
 

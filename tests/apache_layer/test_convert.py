@@ -139,6 +139,15 @@ def test_phases_on_content_apache_serves_are_reported_never_dropped_silently(tmp
     assert all(f.where.startswith(f"{tmp_path}/httpd.conf:") for f in conversion.failures)
 
 
+def test_access_on_static_content_needs_the_authentication_call(tmp_path: Path) -> None:
+    config = STATIC_PHASES.replace("PythonFixupHandler stamp", "PythonAccessHandler hosts")
+    with_authen = convert(write(tmp_path, {"httpd.conf": config}), TCP)
+    assert not with_authen.failures
+    alone = convert(write(tmp_path, {"httpd.conf": config.replace("    PythonAuthenHandler staffauth\n", "")}), TCP)
+    [failure] = alone.failures
+    assert failure.directive == "PythonAccessHandler hosts" and "needs a PythonAuthenHandler" in failure.became
+
+
 def test_auth_on_static_content_goes_through_mod_authnz_fcgi_without_proxying(tmp_path: Path) -> None:
     config = STATIC_PHASES.replace("    PythonFixupHandler stamp\n", "")
     conversion = convert(write(tmp_path, {"httpd.conf": config}), UNIX, Backend(port=9556))

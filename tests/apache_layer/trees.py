@@ -251,6 +251,12 @@ HTACCESS = Tree("htaccess", {
 AUTHCHECK = '''from mod_python import apache
 
 
+def accesshandler(req):
+    if "deny" in (req.args or ""):
+        return apache.HTTP_FORBIDDEN
+    return apache.OK
+
+
 def authenhandler(req):
     password = req.get_basic_auth_pw()
     if req.user == req.get_options().get("allowed") and password == "secret":
@@ -276,6 +282,7 @@ PythonOption allowed alice
 <Directory "@ROOT@/www/private">
     AuthType Basic
     AuthName "private"
+    PythonAccessHandler authcheck
     PythonAuthenHandler authcheck
     Require valid-user
 </Directory>
@@ -290,7 +297,8 @@ PythonOption allowed alice
     ("/site/pub.py/hello?name=zoe", (), 200), ("/site/pub.py", (), 200), ("/site/page.psp?name=ada", (), 200),
     ("/site/plain.txt", (), 200), ("/private/secret.txt", (), 401),
     ("/private/secret.txt", _basic("alice", "secret"), 200),
-    ("/private/secret.txt", _basic("alice", "wrong"), 401),
+    ("/private/secret.txt", _basic("alice", "wrong"), 401), ("/private/secret.txt?deny=1", (), 403),
+    ("/private/secret.txt?deny=1", _basic("alice", "secret"), 403),
 ))
 
 STARTUP = '''LOADED = "at start"
