@@ -217,6 +217,16 @@ VHOST = Tree("vhost", {
         PythonHandler mod_python.publisher | .py
     </Directory>
 </VirtualHost>
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName other.example.test
+    PythonOption greeting other-host
+    Include "@ROOT@/etc/httpd/other-locations.conf"
+</VirtualHost>
+""",
+    "etc/httpd/other-locations.conf": """<Location /a/>
+    SetHandler mod_python
+    PythonHandler hello
+</Location>
 """,
     "www/index.html": "<html><body>It works</body></html>\n",
     "www/mixed/page.py": PUBLISHED,
@@ -227,6 +237,7 @@ VHOST = Tree("vhost", {
     ("/a/one", (), 200), ("/b/two?x=y", (), 200), ("/b/deeper/three", (), 200),
     ("/mixed/page.py/hello?name=ann", (), 200),
     ("/mixed/notes.txt", (), 200), ("/mixed/page.py", (), 200), ("/b/static/file.txt", (), 404),
+    ("/a/one?x=1", (("Host", "other.example.test"),), 200),
 ), differs={"/b/static/file.txt": "static under a mod_python location"})
 
 HTACCESS = Tree("htaccess", {
