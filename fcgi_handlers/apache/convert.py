@@ -34,7 +34,7 @@ from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded
                      worker_block)
 from .paths import MODULES_DIR
 from .reader import (ALWAYS_TRUE, CONDITIONS, AccessFile, ConfigFile, Directive, Node, ReadError, Section, State,
-                     access_files, evaluate, parse_file, read_config, walk)
+                     access_files, directives_in, evaluate, flatten, parse_file, read_config, walk)
 from .translate import mod_python_block_to_daemon, mod_python_to_daemon, split_arguments, unsupported_reason
 
 BLOCK_KINDS = ("location", "locationmatch", "directory", "directorymatch", "files", "filesmatch")
@@ -151,7 +151,7 @@ class _Converter:
                     self._find_proxied(included.nodes, server)
             elif node.lowered == "virtualhost":
                 self._find_proxied(node.body, _server_name(node) or server)
-            elif node.lowered in BLOCK_KINDS and node.args and _routes_to_mod_python(_flatten(node.body)):
+            elif node.lowered in BLOCK_KINDS and node.args and _routes_to_mod_python(flatten(node.body)):
                 self.handled_sections.append((node.lowered, node.args[-1], server))
             elif node.active:
                 self._find_proxied(node.body, server)
@@ -219,7 +219,7 @@ class _Converter:
             if node.lowered in BLOCK_KINDS:
                 self._block(node, server)
             else:
-                for inner in _walk_inlined(node.body):
+                for inner in directives_in(node.body):
                     if is_python_directive(inner):
                         self._fail(inner, f"mod_python directives inside <{node.name}> are not converted")
 
@@ -259,8 +259,8 @@ class _Converter:
     # -- sections and .htaccess files --
 
     def _block(self, section: Section, server: Optional[str]) -> None:
-        body = _flatten(section.body)
-        found = [n for n in _walk_inlined(section.body) if is_python_directive(n) or self._uses_python_filter(n)]
+        body = flatten(section.body)
+        found = [n for n in directives_in(section.body) if is_python_directive(n) or self._uses_python_filter(n)]
         keep, notes = self._screen(section, found, body, server, _family(section) == "directory")
         text = "\n".join([section.head, *_without(body, keep), f"</{section.name}>"])
         try:
@@ -280,12 +280,12 @@ class _Converter:
     def access_file(self, access: AccessFile) -> None:
         parsed = parse_file(access.path)
         evaluate(parsed.nodes, self.state)
-        found = [n for n in _walk_inlined(parsed.nodes) if is_python_directive(n) or self._uses_python_filter(n)]
+        found = [n for n in directives_in(parsed.nodes) if is_python_directive(n) or self._uses_python_filter(n)]
         if not found:
             return
         directory = str(access.path.parent)
         section = Section("Directory", [directory], access.path, 1, len(parsed.lines), f"<Directory {directory}>")
-        body = _flatten(parsed.nodes)
+        body = flatten(parsed.nodes)
         keep, notes = self._screen(section, found, body, None, True)
         lines = _without(body, keep)
         if "fileinfo" not in access.classes:
@@ -464,30 +464,6 @@ def _routes_to_mod_python(lines: list[str]) -> bool:
                 MOD_PYTHON_HANDLERS:
             return True
     return False
-
-
-def _flatten(nodes: list[Node]) -> list[str]:
-    """A section body as text: included files and true conditions inlined (Apache merges them into the enclosing
-    section), false conditions left out, nested sections kept."""
-    lines: list[str] = []
-    for node in nodes:
-        if isinstance(node, Directive):
-            if node.included:
-                for included in node.included:
-                    lines += _flatten(included.nodes)
-            elif node.lowered not in ("include", "includeoptional"):
-                lines.append(node.text)
-        elif node.lowered in CONDITIONS or node.lowered in ALWAYS_TRUE:
-            lines += _flatten(node.body) if node.active else []
-        else:
-            lines += [node.head, *("    " + line for line in _flatten(node.body)), f"</{node.name}>"]
-    return lines
-
-
-def _walk_inlined(nodes: list[Node]) -> Iterable[Directive]:
-    for node in walk(nodes):
-        if isinstance(node, Directive):
-            yield node
 
 
 def _became(directive: Directive, lines: list[str]) -> str:

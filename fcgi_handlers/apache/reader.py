@@ -294,6 +294,31 @@ def walk(nodes: list[Node], *, active_only: bool = True) -> Iterator[Node]:
                 yield from walk(included.nodes, active_only=active_only)
 
 
+def flatten(nodes: list[Node]) -> list[str]:
+    """A section body as text: included files and true conditions inlined (Apache merges them into the enclosing
+    section), false conditions left out, nested sections kept."""
+    lines: list[str] = []
+    for node in nodes:
+        if isinstance(node, Directive):
+            if node.included:
+                for included in node.included:
+                    lines += flatten(included.nodes)
+            elif node.lowered not in ("include", "includeoptional"):
+                lines.append(node.text)
+        elif node.lowered in CONDITIONS or node.lowered in ALWAYS_TRUE:
+            lines += flatten(node.body) if node.active else []
+        else:
+            lines += [node.head, *("    " + line for line in flatten(node.body)), f"</{node.name}>"]
+    return lines
+
+
+def directives_in(nodes: list[Node]) -> Iterator[Directive]:
+    """Every directive in reading order, into true conditions, nested sections and included files."""
+    for node in walk(nodes):
+        if isinstance(node, Directive):
+            yield node
+
+
 @dataclass(frozen=True)
 class AccessFile:
     """An .htaccess file Apache reads, and the `<Directory>` whose AllowOverride admits it."""

@@ -262,7 +262,8 @@ def test_output_never_in_place_and_never_over_files(tmp_path: Path) -> None:
     assert cli(["convert", str(main), "--out", str(taken)]) == 2
     out = tmp_path / "new"
     assert cli(["convert", str(main), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["fcgi-handlers.toml", "httpd.conf", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["fcgi-handlers.toml", "httpd.conf", "other-locations.conf",
+                                                    "report.md"]
     assert main.read_text() == trees.fill(trees.VHOST.files["etc/httpd/httpd.conf"], tmp_path, 8080)
 
 
