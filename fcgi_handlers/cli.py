@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     converter = commands.add_parser("convert", help="convert a whole mod_python Apache configuration (every "
                                     "included file, .htaccess files) to send its requests to the daemon")
     converter.add_argument("server_config", metavar="SERVER_CONFIG", help="Apache's main file (apache2.conf)")
-    converter.add_argument("--bind", default="127.0.0.1:9000", help="the daemon's address (HOST:PORT or unix:PATH)")
+    converter.add_argument("--bind", default="127.0.0.1:9000", metavar="ADDR",
+                           help="the daemon's address (HOST:PORT or unix:PATH)")
     converter.add_argument("--auth-bind", default=None, metavar="HOST:PORT",
                            help="the daemon's TCP address for mod_authnz_fcgi (auth handlers; needed when --bind "
                                 "is a unix socket)")
