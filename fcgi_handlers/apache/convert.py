@@ -261,14 +261,16 @@ class _Converter:
     def _block(self, section: Section, server: Optional[str]) -> None:
         body = flatten(section.body)
         found = [n for n in directives_in(section.body) if is_python_directive(n) or self._uses_python_filter(n)]
-        keep, notes = self._screen(section, found, body, server, _family(section) == "directory")
+        keep, notes = self._screen(section, found, body, server)
         text = "\n".join([section.head, *_without(body, keep), f"</{section.name}>"])
         try:
             converted = mod_python_block_to_daemon(text, self.result.backend, auth=self._auth_target(),
                                                    define_providers=False, server_name=server)
         except (UnsupportedDirective, ValueError) as exc:
+            failed = {f.where for f in self.result.failures}
             for directive in found:
-                self._fail(directive, f"the section at {section.where} cannot be converted: {exc}", edit=False)
+                if directive.where not in failed:
+                    self._fail(directive, f"the section at {section.where} cannot be converted: {exc}", edit=False)
             self._replace(section.source, section.line, section.end,
                           [f"{_MARK} {line}" for line in text.splitlines()])
             return
@@ -286,7 +288,7 @@ class _Converter:
         directory = str(access.path.parent)
         section = Section("Directory", [directory], access.path, 1, len(parsed.lines), f"<Directory {directory}>")
         body = flatten(parsed.nodes)
-        keep, notes = self._screen(section, found, body, None, True)
+        keep, notes = self._screen(section, found, body, None)
         lines = _without(body, keep)
         if "fileinfo" not in access.classes:
             for directive in found:
@@ -310,8 +312,8 @@ class _Converter:
         self.result.files[access.path] = parsed
         self.result.replaced[access.path] = f"{_MARK} converted from mod_python\n{text}\n"
 
-    def _screen(self, section: Section, found: list[Directive], body: list[str], server: Optional[str],
-                is_directory: bool) -> tuple[set[str], list[tuple[tuple[str, ...], str]]]:
+    def _screen(self, section: Section, found: list[Directive], body: list[str],
+                server: Optional[str]) -> tuple[set[str], list[tuple[tuple[str, ...], str]]]:
         """The lines a block cannot carry (reported as not converted) and notes for the converted ones, each
         (the directives it is about, all when empty; text)."""
         keep: set[str] = set()
@@ -319,7 +321,8 @@ class _Converter:
         reaches = self._reaches_daemon(section, body, server)
         authenticates = any(d.lowered == "pythonauthenhandler" for d in found)
         for directive in found:
-            reason = unsupported_reason(directive.lowered)
+            unsupported = unsupported_reason(directive.lowered)
+            reason = f"{directive.name} {unsupported}" if unsupported else None
             if self._uses_python_filter(directive):
                 reason = "names a filter a PythonInputFilter/PythonOutputFilter registered, which is not converted"
             if reason is None and not reaches and directive.lowered == "pythonaccesshandler" and not (
@@ -336,8 +339,7 @@ class _Converter:
                           "mod_authnz_fcgi, which reaches the daemon over TCP only: give --auth-bind HOST:PORT")
             if reason is not None:
                 keep.add(directive.text)
-                self._fail(directive, reason if reason.startswith(("runs", "guards", "names")) else
-                           f"{directive.name} {reason}", edit=False)
+                self._fail(directive, reason, edit=False)
         if any(d.lowered in _AUTH_PHASES for d in found) and self._auth_target() is not None:
             notes.append((_AUTH_PHASES, "runs inside Apache's auth phases through mod_authnz_fcgi" +
                           ("" if reaches else "; the content stays Apache's")))
@@ -414,9 +416,8 @@ class _Converter:
             modules_dir = str(self.state.server_root / modules_dir)
         lines = [f"{_MARK} mod_python is replaced by the fcgi_handlers daemon (see fcgi-handlers.toml)",
                  *guarded_module_lines(modules, modules_dir), *worker_block(self.result.backend).splitlines()]
-        if self.result.uses_auth:
-            target = self._auth_target()
-            assert target is not None
+        target = self._auth_target()
+        if self.result.uses_auth and target is not None:   # a block uses mod_authnz_fcgi only with a TCP target
             lines += auth_provider_lines(target)
         if load is not None:
             self._edit(load, [f"{_MARK} {load.text}", *lines])
