@@ -31,8 +31,8 @@ _UNSUPPORTED = {
     "pythontranshandler": "is server-level: a server-level `SetEnv PythonTransHandler ...` has the daemon run it "
                           "after post-read-request (Apache's own URI translation has already run)",
     "pythonconnectionhandler": "handles the raw client connection, which only Apache holds",
-    "pythoninputfilter": "Apache filters cannot run out of process",
-    "pythonoutputfilter": "Apache filters cannot run out of process",
+    "pythoninputfilter": "is an Apache filter, and filters run inside Apache's process only",
+    "pythonoutputfilter": "is an Apache filter, and filters run inside Apache's process only",
     "pythonimport": "is server-wide: give the daemon `--import MODULE[::FUNC] [INTERPRETER]`",
     "pythonoptimize": "is server-wide; start the daemon's Python with -OO instead",
 }
