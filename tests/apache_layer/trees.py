@@ -290,6 +290,15 @@ PythonOption allowed alice
     PythonHandler mod_python.psp | .psp
     PythonDebug Off
 </Directory>
+LoadModule alias_module @MODULES@/mod_alias.so
+LoadModule cgi_module @MODULES@/mod_cgi.so
+ScriptAlias /cgi-bin/ "@ROOT@/cgi-bin/"
+<Directory "@ROOT@/cgi-bin">
+    Require valid-user
+    AuthType Basic
+    AuthName "scripts"
+    PythonAuthenHandler authcheck
+</Directory>
 <Directory "@ROOT@/www/private">
     AuthType Basic
     AuthName "private"
@@ -303,13 +312,16 @@ PythonOption allowed alice
     "www/site/page.psp": PSP_PAGE,
     "www/site/plain.txt": "static beside the pages\n",
     "www/private/secret.txt": "the static secret\n",
+    "cgi-bin/whoami.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\n"
+                          "printf 'cgi user=%s auth=%s\\n' \"$REMOTE_USER\" \"$AUTH_TYPE\"\n",
     "handlers/authcheck.py": AUTHCHECK,
 }, requests=(
     ("/site/pub.py/hello?name=zoe", (), 200), ("/site/pub.py", (), 200), ("/site/page.psp?name=ada", (), 200),
     ("/site/plain.txt", (), 200), ("/private/secret.txt", (), 401),
     ("/private/secret.txt", _basic("alice", "secret"), 200),
     ("/private/secret.txt", _basic("alice", "wrong"), 401), ("/private/secret.txt?deny=1", (), 403),
-    ("/private/secret.txt?deny=1", _basic("alice", "secret"), 403),
+    ("/private/secret.txt?deny=1", _basic("alice", "secret"), 403), ("/cgi-bin/whoami.cgi", (), 401),
+    ("/cgi-bin/whoami.cgi", _basic("alice", "secret"), 200),
 ))
 
 STARTUP = '''LOADED = "at start"
@@ -393,6 +405,8 @@ def write(tree: Tree, root: Path, port: int) -> Path:
     for rel, target in links.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, root / rel)
+    for script in root.rglob("*.cgi"):
+        script.chmod(0o755)
     for directory in ("run", "log"):
         (root / directory).mkdir(exist_ok=True)
     return root / tree.main
