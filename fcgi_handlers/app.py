@@ -1,16 +1,17 @@
 """The app each worker runs: FastCGI request in, mod_python dispatch out.
 
-`make_app(config)` is the `app_factory` the arbiter calls in every worker after fork, so a SIGHUP's new workers build
-a fresh dispatcher (fresh imports of handler code). It installs the worker's mod_python runtime (loaders, child
-cleanups), runs the PythonImport list (`--import`), registers the child-exit cleanups with `atexit` (the worker runs
-them when it exits normally) and returns the per-request function the server calls with each `FastCGIRequest`:
-RESPONDER requests (mod_proxy_fcgi) go through every phase, AUTHORIZER requests (mod_authnz_fcgi) through the auth
-phases; the work after the response (log phase, cleanups) is handed to `call_after_end`, so it runs once
-END_REQUEST is written.
+`make_app(config)` is the `app_factory` the arbiter calls in every worker after fork, so a SIGHUP's new workers build a
+fresh dispatcher (fresh imports of handler code). It installs the worker's mod_python runtime (loaders, child cleanups),
+sets `sys.argv` to mod_python's `['mod_python']`, runs the PythonImport list (`--import`), registers the child-exit
+cleanups with `atexit` (the worker runs them when it exits normally) and returns the per-request function the server
+calls with each `FastCGIRequest`: RESPONDER requests (mod_proxy_fcgi) go through every phase, AUTHORIZER requests
+(mod_authnz_fcgi) through the auth phases; the work after the response (log phase, cleanups) is handed to
+`call_after_end`, so it runs once END_REQUEST is written.
 """
 from __future__ import annotations
 
 import atexit
+import sys
 from typing import Any
 
 from fcgi_handlers.dispatch import runtime
@@ -33,6 +34,9 @@ def _defaults(config: Any) -> dict[str, str]:
 def make_app(config: Any) -> Any:
     """Build this worker's dispatcher, run its PythonImports and return the per-request callable."""
     dispatcher = Dispatcher(DispatchSettings(paths=tuple(config.path)))
+    # Handler code sees mod_python's sys.argv (code checks it to know it runs under Apache); `ps` shows the
+    # process's own command line, which sys.argv is only a copy of, so that stays the daemon's.
+    sys.argv = list(runtime.HANDLER_ARGV)
     runtime.install(runtime.WorkerState(loader=dispatcher.loader, workers=config.workers, threads=config.threads,
                                         child_cleanups=dispatcher.child_cleanups, namespaces=dispatcher.namespaces))
     atexit.register(runtime.run_child_cleanups)

@@ -2,15 +2,18 @@
 
 Same names as mod_python 3.5's module: the constants, `table`/`make_table`, `SERVER_RETURN`, `log_error`,
 `import_module`, `resolve_object`, `register_cleanup`, `build_cgi_env`, `mpm_query`, `exists_config_define`,
-`server_root`, and the `interpreter`/`main_server` attributes. What only exists inside Apache (`config_tree`, filters,
-`stat` of the Apache host's files) is described in the README's "What cannot exist out of process".
+`server_root`, `stat`, `module_mtime`, `setup_cgi`/`restore_nocgi`, and the `interpreter`/`main_server` attributes.
+`stat` is the daemon's own stat (it sees the files it shares with Apache, not Apache's host); `config_tree()`, Apache's
+parsed configuration, exists and ends the request with 500 and one log line (see the README's "What cannot exist out
+of process").
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from types import ModuleType
-from typing import Any, Callable, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from fcgi_handlers.dispatch import runtime
 from fcgi_handlers.dispatch.loader import Loader, resolve_object
@@ -21,6 +24,8 @@ from fcgi_handlers.request.constants import (AP_MPMQ_HARD_LIMIT_DAEMONS, AP_MPMQ
                                              AP_MPMQ_NOT_SUPPORTED, AP_MPMQ_STATIC, APLOG_ERR, APLOG_NOTICE)
 from fcgi_handlers.request.context import current_request
 from fcgi_handlers.request.exceptions import SERVER_RETURN
+from fcgi_handlers.request.finfo import mp_finfo
+from fcgi_handlers.request.outside import CONFIG_TREE, out_of_process
 from fcgi_handlers.request.table import make_table, table  # noqa: F401 - mod_python's names
 
 _log = logging.getLogger("mod_python")
@@ -110,3 +115,53 @@ def exists_config_define(name: str) -> bool:
 def server_root() -> str:
     """The daemon's working directory stands in for Apache's ServerRoot."""
     return os.getcwd()
+
+
+def config_tree() -> List[Any]:
+    """Apache's parsed configuration is Apache's memory: 500 with one log line naming the call."""
+    def log(level: int, message: str) -> None:
+        log_error(message, level)
+    out_of_process(log, "apache.config_tree()", CONFIG_TREE)
+
+
+def stat(fname: str, wanted: int = 0) -> mp_finfo:
+    """The daemon's stat of `fname` as an mp_finfo (assignable to req.finfo); OSError when it cannot be stat'ed."""
+    return mp_finfo(fname, os.stat(fname))
+
+
+def module_mtime(module: ModuleType) -> float:
+    """The modification time of the module's file (0 when it has none)."""
+    filename = getattr(module, "__file__", None)
+    try:
+        return os.path.getmtime(filename) if filename else 0
+    except OSError:
+        return 0
+
+
+def setup_cgi(req: Any) -> Tuple[Dict[str, str], IO[str], IO[str]]:
+    """Give CGI-style code its process state: os.environ gains `build_cgi_env(req)`, sys.stdin reads the request
+    body and sys.stdout writes the response (a header block first). Returns what to give `restore_nocgi()`."""
+    from mod_python import cgihandler  # cgihandler imports this module
+
+    saved_env = cgihandler._overlay_environ(build_cgi_env(req))
+    saved_in, saved_out = sys.stdin, sys.stdout
+    stdin, stdout, output = cgihandler._streams(req)
+    req.fcgi_cgi_output = (stdout, output)
+    sys.stdin, sys.stdout = stdin, stdout
+    return saved_env, saved_in, saved_out
+
+
+def restore_nocgi(sav_env: Dict[str, str], si: IO[str], so: IO[str]) -> None:
+    """Undo `setup_cgi()`: send what the code printed, put os.environ, sys.stdin and sys.stdout back."""
+    req = current_request.get()
+    pending = getattr(req, "fcgi_cgi_output", None)
+    try:
+        if pending is not None:
+            stdout, output = pending
+            output.final = True
+            stdout.flush()
+            output.finish()
+    finally:
+        sys.stdin, sys.stdout = si, so
+        from mod_python import cgihandler
+        cgihandler._restore_environ(sav_env)

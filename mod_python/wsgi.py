@@ -8,11 +8,13 @@ Where the application is mounted (SCRIPT_NAME; PATH_INFO is the rest of `req.uri
 1. `PythonOption mod_python.wsgi.base_uri /prefix` (no trailing `/`, '' for the root), as in mod_python. A URI that
    is not `/prefix` or below it (`/prefixes` is not) is declined with a log warning (mod_python compared
    characters, so `/app` matched `/application`).
-2. Apache's own split, when it sent PATH_INFO: SetHandler in a `<Directory>` makes the mapped file the script
+2. The enclosing `<Location>`, as in mod_python (`req.hlist.is_location`; its path, without the trailing `/`,
+   from the PythonLocation param the translation passes, since Apache does not tell a FastCGI backend which section
+   matched). A `<LocationMatch>` pattern that is not a prefix of the URI falls through to the next rule.
+3. Apache's own split, when it sent PATH_INFO: SetHandler in a `<Directory>` makes the mapped file the script
    (SCRIPT_NAME = its URL), as for any CGI-style script (mod_python gave SCRIPT_NAME '' there).
-3. Otherwise the root: SCRIPT_NAME '' and PATH_INFO the whole path. mod_python took the enclosing `<Location>` as
-   the base, but behind `ProxyPass /prefix/ fcgi://...` Apache does not tell the backend where the mount point is,
-   so an application mounted below `/` that way needs option 1.
+4. Otherwise the root: SCRIPT_NAME '' and PATH_INFO the whole path (a hand-written `<Location>` without the
+   PythonLocation param: set option 1 there).
 SCRIPT_NAME/PATH_INFO come from Apache's decoded path, never from the raw REQUEST_URI by length (flup's mangling).
 
 Environ: the CGI variables and request headers (`add_common_vars` + `add_cgi_vars`), `HTTP_AUTHORIZATION` when
@@ -27,8 +29,9 @@ as it comes (PEP 3333 forbids delaying a block) and the iterable's `close()` is 
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Type
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Type, Union
 
 from fcgi_handlers.request.exceptions import SERVER_RETURN
 from mod_python import _pages, apache
@@ -55,6 +58,11 @@ def mount(req: Any, options: Any) -> Optional[Tuple[str, str]]:
         if uri == base or uri.startswith(base + "/"):
             return base, uri[len(base):]
         return None
+    hlist = req.hlist
+    if hlist is not None and hlist.is_location and hlist.directory:
+        location = hlist.directory.rstrip("/")
+        if uri == location or uri.startswith(location + "/"):
+            return location, uri[len(location):]
     path_info: Optional[str] = req.path_info
     if path_info and uri.endswith(path_info):
         return uri[:-len(path_info)], path_info
@@ -189,12 +197,28 @@ class _Response:
                 req.headers_out.add(name, value)
         self.sent = True
 
-    def write(self, data: bytes) -> None:
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"WSGI body data must be bytes, not {type(data).__name__}")
+    def write(self, data: Union[bytes, str]) -> None:
+        if isinstance(data, str):
+            # mod_python writes a str chunk with req.write (UTF-8); applications written for it keep working.
+            _warn_text_body(self.req)
+            data = data.encode("utf-8")
+        elif not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"WSGI body data must be bytes (or str, as mod_python accepts), not {type(data).__name__}")
         self.send_headers()
         if data:
             self.req.write(bytes(data))
+
+
+_text_warned = threading.Event()
+
+
+def _warn_text_body(req: Any) -> None:
+    """Once per worker process: say that a str body is accepted for mod_python's sake but is not PEP 3333."""
+    if not _text_warned.is_set():
+        _text_warned.set()
+        req.log_error("mod_python.wsgi: the application yields str body data; it is sent as UTF-8 as mod_python does, "
+                      "but PEP 3333 requires bytes (this warning is logged once per worker process)",
+                      apache.APLOG_WARNING)
 
 
 def load_application(req: Any) -> Optional[Callable[..., Iterable[bytes]]]:

@@ -94,6 +94,11 @@ class Backend:
         return "proxy:" + self.worker_url(path).rstrip("/")
 
 
+# The ServerName of every standalone Apache rendered here (tests, conformance oracle, demo); a block converted for
+# such an Apache passes it on (`mod_python_block_to_daemon(..., server_name=STANDALONE_SERVER_NAME)`).
+STANDALONE_SERVER_NAME = "localhost"
+
+
 def quote(value: str) -> str:
     """One Apache configuration argument in double quotes.
 
@@ -287,7 +292,7 @@ def httpd_conf(*, port: int, run_dir: str, docroot: str, blocks: Sequence[str] =
         f"DefaultRuntimeDir {quote(run_dir)}",
         f"PidFile {quote(run_dir + '/httpd.pid')}",
         f"Listen {listen_host}:{port}" if listen_host else f"Listen {port}",
-        "ServerName localhost",
+        f"ServerName {STANDALONE_SERVER_NAME}",
         "ServerAdmin root@localhost",
         module_line(f"mpm_{mpm}", modules_dir),
         *[module_line(name, modules_dir) for name in (*base_modules, *extra)],

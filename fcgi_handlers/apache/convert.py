@@ -477,8 +477,6 @@ def _became(directive: Directive, lines: list[str]) -> str:
         carrying = [line for line in lines if key in line.lower()]
         hit = next((line for line in carrying if directive.args and directive.args[0] in line),
                    carrying[0] if carrying else None)
-    if hit is not None and lines.index(hit) > 0 and lines[lines.index(hit) - 1].startswith("<FilesMatch"):
-        return f"{lines[lines.index(hit) - 1]} {hit}"
     return hit or "merged into the block's params"
 
 

@@ -9,12 +9,11 @@ mod_python reports as `req.hlist.directory`). Everything here is pure text in, t
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
-from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LOCATION_PARAM,
-                                   REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
+from ..dispatch.directives import (AUTH_PARAMS, DIRECTORY_PARAM, FLAG_DIRECTIVES, HANDLER_MODULE, LIST_SEPARATOR,
+                                   LOCATION_PARAM, REQUIRE_PREFIX, SERVER_NAME_PARAM, STRING_DIRECTIVES)
 from ..dispatch.phases import PHASES
 from .config import (AuthnMode, Backend, Route, UnsupportedDirective, auth_provider_lines, authn_lines, authz_lines,
                      env_name, quote, setenvif_line)
@@ -96,20 +95,18 @@ def mod_python_to_daemon(lines: Iterable[str], backend: Backend, *, container: s
     """Translate the directive lines of one mod_python block into lines that send the block to the daemon.
 
     Python* directives become `SetEnv` params, merged as mod_python merges them within one section (handler lists
-    append, options and flags: last wins). One param holds one handler list, so `PythonHandler h | .py` is carried
-    as written; a plain list beside an extension list of the same phase, or extension lists with different
-    handlers, become the plain list plus one `<FilesMatch>` per extension list (see `_param_lines`).
-    `SetHandler mod_python` becomes `ProxyPass` (route "proxypass", or "auto" in a `<Location>`) or
-    `SetHandler "proxy:..."`; `AddHandler mod_python .ext` becomes `AddHandler "proxy:..." .ext`.
-    A block with PythonAuthenHandler/PythonAuthzHandler runs them inside Apache through mod_authnz_fcgi at `auth`
-    (default: `backend` when it is TCP; see `authn_lines`/`authz_lines`, and `auth_provider_lines` for the
-    server-level lines) with every param set by `SetEnvIfExpr`, plus AuthName/AuthType as params; with
-    `authn="emulate"` (or no TCP address) the daemon runs them before the content handler instead; when it
-    authenticates (PythonAuthenHandler), Apache's user-based Require lines and AuthType/AuthName go (AuthName and
-    AuthType become params). Every block with mod_python directives gets `CGIPassAuth On` (mod_python always sees
-    `Authorization`), and the params of `context` (`directory` is short for `Context(directory=...)`) and one per
-    `Require` line (see `Context`). Other lines pass through unchanged. Raises UnsupportedDirective for directives a block
-    cannot carry.
+    append, options and flags: last wins). One param carries a phase's handler lists: `PythonHandler h | .py` as
+    written, several lists (a plain one, extension lists with different handlers) joined by `;`. `SetHandler mod_python`
+    becomes `ProxyPass` (route "proxypass", or "auto" in a `<Location>`) or `SetHandler "proxy:..."`; `AddHandler
+    mod_python .ext` becomes `AddHandler "proxy:..." .ext`. A block with PythonAuthenHandler/PythonAuthzHandler runs
+    them inside Apache through mod_authnz_fcgi at `auth` (default: `backend` when it is TCP; see
+    `authn_lines`/`authz_lines`, and `auth_provider_lines` for the server-level lines) with every param set by
+    `SetEnvIfExpr`, plus AuthName/AuthType as params; with `authn="emulate"` (or no TCP address) the daemon runs them
+    before the content handler instead; when it authenticates (PythonAuthenHandler), Apache's user-based Require lines
+    and AuthType/AuthName go (AuthName and AuthType become params). Every block with mod_python directives gets
+    `CGIPassAuth On` (mod_python always sees `Authorization`), and the params of `context` (`directory` is short for
+    `Context(directory=...)`) and one per `Require` line (see `Context`). Other lines pass through unchanged. Raises
+    UnsupportedDirective for directives a block cannot carry.
     """
     if context is None:
         context = Context(directory=directory)
@@ -221,9 +218,7 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
         # mod_python sees Authorization whatever the auth configuration; a FastCGI backend only with this.
         slots.append((False, "CGIPassAuth On"))
     setter = setenvif_line if plan.target is not None else _setenv
-    converted: list[str] = []
-    for is_key, text in slots:
-        converted += _param_lines(text, params[text], setter, container) if is_key else [text]
+    converted = [setter(text, _param_value(text, params[text])) if is_key else text for is_key, text in slots]
     return converted, plan.target is not None
 
 
@@ -289,6 +284,9 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
             raise ValueError(f"unbalanced nested section in <{kind}>")
     if depth != 0:
         raise ValueError(f"unbalanced nested section in <{kind}>")
+    if kind.lower() == "virtualhost":
+        # The virtual host's own ServerName names the server for every section inside it.
+        context = replace(context, server_name=_server_name(flat) or context.server_name)
     out: list[str] = []
     converted, uses_auth = _translate_block(flat, backend, container=kind, route=route, auth=auth, authn=authn,
                                             context=context)
@@ -301,6 +299,18 @@ def _convert_body(lines: Sequence[str], kind: str, backend: Backend, route: Rout
         else:
             out.append("    " + line)
     return out, uses_auth
+
+
+def _server_name(lines: Iterable[str]) -> Optional[str]:
+    """The host of a `ServerName [scheme://]host[:port]` line among `lines`, as Apache keeps it for the server."""
+    for line in lines:
+        words = split_arguments(line.strip()) if not line.startswith("\0") else []
+        if len(words) >= 2 and words[0].lower() == "servername":
+            host = words[1].split("://", 1)[-1]
+            if host.startswith("["):
+                return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
+            return host.split(":", 1)[0]
+    return None
 
 
 def _logical_lines(lines: Iterable[str]) -> list[str]:
@@ -362,34 +372,16 @@ def _handler_params(directive: str, args: list[str]) -> list[tuple[str, str, lis
     return [(directive, ext, handlers, False) for ext in extensions or [""]]
 
 
-def _param_lines(key: str, groups: dict[str, list[str]], setter: Callable[[str, str], str],
-                 container: str) -> list[str]:
-    """The lines that set one param. Several handler lists of one phase (a plain list and `| .ext` lists, or
-    extension lists with different handlers) follow mod_python's rule: the list of the request's extension (from
-    the first dot of the file name) if there is one, else the plain list. The plain list is set for the block and
-    each extension list inside a `<FilesMatch>` that matches exactly its extensions, which Apache merges after the
-    block, so only that list reaches the daemon for those files. In a `<Location>` mod_python has no file name
-    and never uses an extension list: only the plain list is kept, and a comment says why."""
+def _param_value(key: str, groups: dict[str, list[str]]) -> str:
+    """One param's value: its values, or for handler lists with extensions one `handlers | .ext ...` line per
+    distinct list (extensions sharing a list stay on one line), joined by the dispatch layer's LIST_SEPARATOR."""
     if list(groups) == [""]:
-        return [setter(key, " ".join(groups[""]))]
-    by_list: dict[tuple[str, ...], list[str]] = {}
-    for extension, values in groups.items():
-        if extension:
-            by_list.setdefault(tuple(values), []).append(extension)
-    if "" not in groups and len(by_list) == 1:
-        only, extensions = next(iter(by_list.items()))
-        return [setter(key, " ".join([*only, "|", *extensions]))]
-    lines = [setter(key, " ".join(groups[""]))] if "" in groups else []
-    if container.lower() in ("location", "locationmatch"):
-        dropped = "; ".join(" ".join([*h, "|", *e]) for h, e in by_list.items())
-        return lines + [f"# {key} {dropped}: not carried; mod_python picks a '| .ext' list by file name, "
-                        "which a <Location> block does not have"]
-    for handlers, extensions in by_list.items():
-        names = "|".join(re.escape(extension[1:]) for extension in extensions)
-        pattern = f"^[^.]*\\.(?:{names})$" if len(extensions) > 1 else f"^[^.]*\\.{names}$"
-        lines += [f"<FilesMatch {quote(pattern)}>", "    " + setter(key, " ".join([*handlers, "|", *extensions])),
-                  "</FilesMatch>"]
-    return lines
+        return " ".join(groups[""])
+    lines: dict[tuple[str, ...], list[str]] = {}
+    for extension, handlers in groups.items():
+        lines.setdefault(tuple(handlers), []).append(extension)
+    return f"{LIST_SEPARATOR} ".join(" ".join([*handlers, "|", *extensions]) if any(extensions) else " ".join(handlers)
+                                     for handlers, extensions in lines.items())
 
 
 def _route_line(name: str, args: list[str], backend: Backend, use_proxypass: bool) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
+from fcgi_handlers.apache.config import STANDALONE_SERVER_NAME
 from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir,
                                          remove_run_dir, start_daemon, write_tree)
 
@@ -86,9 +87,10 @@ class Workspace:
 
 
 def daemon_block(block: str, backend: Backend) -> tuple[Optional[str], Optional[str]]:
-    """(translated block, None) or (None, why it cannot be translated)."""
+    """(translated block, None) or (None, why it cannot be translated). The oracle's ServerName goes with it, as a
+    migrating user passes the virtual host's."""
     try:
-        return mod_python_block_to_daemon(block, backend), None
+        return mod_python_block_to_daemon(block, backend, server_name=STANDALONE_SERVER_NAME), None
     except (UnsupportedDirective, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
 

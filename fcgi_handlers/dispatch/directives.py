@@ -1,16 +1,16 @@
 """mod_python's directives, read from the FastCGI params Apache sends.
 
-Apache cannot hand mod_python's directives to a FastCGI backend, so they travel as variables set with `SetEnv` in
-the same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of
-the table), `PythonHandlerModule mod`, `PythonDebug On|Off`, `PythonAutoReload On|Off` (default On),
-`PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and one `PythonOption.<key> "<value>"` per option
-(an empty value removes the key, as mod_python does), plus the block's `AuthName`/`AuthType` for `req.auth_name()`
-and `req.auth_type()` (Apache sends neither).  A block whose auth phases run inside Apache sets them with
-`SetEnvIfExpr` instead of `SetEnv`: mod_env's SetEnv runs in the fixup phase, after authentication, while
-SetEnvIf runs in the header-parser phase, before it (observed: only SetEnvIf values reach mod_authnz_fcgi's call).
-They are parsed once per distinct set into an immutable
-`Directives`; any malformed value raises `DirectiveError` (the request then fails with 500 and a log line naming
-the directive), as Apache would refuse such a configuration.
+Apache cannot hand mod_python's directives to a FastCGI backend, so they travel as variables set with `SetEnv` in the
+same `<Location>`/`<Directory>`: `PythonHandler "mod::fn mod2 | .py"`, `PythonFixupHandler ...` (every phase of the
+table; several lines of one phase joined by `;`: `"a | .py; b | .int"`), `PythonHandlerModule mod`, `PythonDebug
+On|Off`, `PythonAutoReload On|Off` (default On), `PythonPath "['/srv/app'] + sys.path"`, `PythonInterpreter name` and
+one `PythonOption.<key> "<value>"` per option (an empty value removes the key, as mod_python does), plus the block's
+`AuthName`/`AuthType` for `req.auth_name()` and `req.auth_type()` (Apache sends neither). A block whose auth phases run
+inside Apache sets them with `SetEnvIfExpr` instead of `SetEnv`: mod_env's SetEnv runs in the fixup phase, after
+authentication, while SetEnvIf runs in the header-parser phase, before it (observed: only SetEnvIf values reach
+mod_authnz_fcgi's call). They are parsed once per distinct set into an immutable `Directives`; any malformed value
+raises `DirectiveError` (the request then fails with 500 and a log line naming the directive), as Apache would refuse
+such a configuration.
 
 PythonPath is never evaluated: it is parsed with `ast`, accepting only list literals of strings, the name
 `sys.path` (which stands for the daemon's allowed directories, as it has no other search path to offer) and `+`.
@@ -52,6 +52,10 @@ SERVER_NAME_PARAM = "PythonServerName"
 # written, for req.requires().
 REQUIRE_PREFIX = "PythonRequire."
 HANDLER_MODULE = "PythonHandlerModule"
+# One param carries every handler line of its phase, in order, joined by this: `SetEnv PythonHandler "a | .py; b |
+# .int"` is mod_python's two lines `PythonHandler a | .py` and `PythonHandler b | .int` (no handler name or
+# extension holds it).
+LIST_SEPARATOR = ";"
 
 # A PythonPath longer than this is refused before parsing (Apache sends at most 16 KB per variable anyway).
 MAX_PYTHON_PATH = 16 * 1024
@@ -175,9 +179,13 @@ class Directives:
     config: Tuple[Tuple[str, str], ...] = ()
     options: Tuple[Tuple[str, str], ...] = ()
     interp_per_directory: bool = False
+    interp_per_directive: bool = False
     auth_name: Optional[str] = None
     auth_type: Optional[str] = None
     directory: Optional[str] = None     # the <Directory> the block came from (req.hlist.directory), with a slash
+    location: Optional[str] = None      # the <Location>/<LocationMatch> path the block came from, as written
+    server_name: Optional[str] = None   # the virtual host's ServerName (req.server.server_hostname)
+    requires: Tuple[str, ...] = ()      # the block's Require lines' arguments, in order (req.requires())
 
     def handlers_for(self, phase: Phase, extension: Optional[str] = None) -> tuple[HandlerSpec, ...]:
         """The handler list of `phase`: the `| .ext` list for `extension` if there is one, else the plain list."""
@@ -224,11 +232,12 @@ class Directives:
 
 def _add_handlers(handlers: Dict[str, Tuple[HandlerSpec, ...]], ext_handlers: Dict[Tuple[str, str],
                   Tuple[HandlerSpec, ...]], directive: str, value: str) -> None:
-    specs, extensions = parse_handler_line(directive, value)
-    if not extensions:
-        handlers[directive] = handlers.get(directive, ()) + specs
-    for ext in extensions:
-        ext_handlers[(directive, ext)] = ext_handlers.get((directive, ext), ()) + specs
+    for line in value.split(LIST_SEPARATOR):
+        specs, extensions = parse_handler_line(directive, line)
+        if not extensions:
+            handlers[directive] = handlers.get(directive, ()) + specs
+        for ext in extensions:
+            ext_handlers[(directive, ext)] = ext_handlers.get((directive, ext), ()) + specs
 
 
 def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directives:
@@ -243,10 +252,12 @@ def parse_directives(params: Mapping[str, str], roots: Sequence[str]) -> Directi
 def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> Directives:
     handlers: Dict[str, Tuple[HandlerSpec, ...]] = {}
     ext_handlers: Dict[Tuple[str, str], Tuple[HandlerSpec, ...]] = {}
-    flags = {"PythonDebug": False, "PythonAutoReload": True, "PythonInterpPerDirectory": False}
+    flags = {"PythonDebug": False, "PythonAutoReload": True, "PythonInterpPerDirectory": False,
+             "PythonInterpPerDirective": False}
     strings: Dict[str, str] = {}
     config: list[tuple[str, str]] = []
     options: Dict[str, str] = {}
+    requires: list[tuple[int, str]] = []
     for name, value in items:
         if name in BY_DIRECTIVE:
             _add_handlers(handlers, ext_handlers, name, value)
@@ -262,8 +273,10 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                 raise DirectiveError(f"{name} needs a value")
             strings[name] = value
             config.append((name, value))
-        elif name in AUTH_PARAMS or name == DIRECTORY_PARAM:
+        elif name in AUTH_PARAMS or name in (DIRECTORY_PARAM, LOCATION_PARAM, SERVER_NAME_PARAM):
             strings[name] = value
+        elif name.startswith(REQUIRE_PREFIX):
+            requires.append((_require_index(name), value))
         elif name.startswith(OPTION_PREFIX):
             key = name[len(OPTION_PREFIX):]
             if not key:
@@ -278,8 +291,19 @@ def _parse_items(items: Tuple[Tuple[str, str], ...], roots: Tuple[str, ...]) -> 
                       debug=flags["PythonDebug"], autoreload=flags["PythonAutoReload"], python_path=python_path,
                       interpreter=strings.get("PythonInterpreter"), config=tuple(config),
                       options=tuple(options.items()), interp_per_directory=flags["PythonInterpPerDirectory"],
+                      interp_per_directive=flags["PythonInterpPerDirective"],
                       auth_name=strings.get("AuthName") or None, auth_type=strings.get("AuthType") or None,
-                      directory=_directory(strings.get(DIRECTORY_PARAM)))
+                      directory=_directory(strings.get(DIRECTORY_PARAM)),
+                      location=strings.get(LOCATION_PARAM) or None, server_name=strings.get(SERVER_NAME_PARAM) or None,
+                      requires=tuple(line for _, line in sorted(requires)))
+
+
+def _require_index(name: str) -> int:
+    # `PythonRequire.<n>`: n orders the lines (1, 2, ... as the translation numbers them).
+    index = name[len(REQUIRE_PREFIX):]
+    if not index.isdigit():
+        raise DirectiveError(f"{name}: expected {REQUIRE_PREFIX}<number>")
+    return int(index)
 
 
 def _directory(path: Optional[str]) -> Optional[str]:

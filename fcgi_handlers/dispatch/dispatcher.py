@@ -155,18 +155,16 @@ class Dispatcher:
 
     @staticmethod
     def interpreter_name(req: Request, directives: Directives) -> str:
-        """PythonInterpreter, else the directory of req.filename (PythonInterpPerDirectory), else the virtual host's
-        name (SERVER_NAME), else main_interpreter."""
-        if directives.interpreter:
-            return directives.interpreter
-        if directives.interp_per_directory and req.filename:
-            return os.path.dirname(req.filename).rstrip("/") + "/"
-        return req.fcgi_params.get("SERVER_NAME") or MAIN_INTERPRETER
+        """The interpreter as mod_python names it: PythonInterpreter; else with PythonInterpPerDirectory the
+        directory of req.filename (itself when it is a directory) with a trailing slash; with PythonInterpPerDirective
+        the section the directives came from (a `<Directory>` path with a trailing slash, a `<Location>` path as
+        written); else the virtual host's name (its ServerName when the translation passed it, else SERVER_NAME)."""
+        return _interpreter_choice(req, directives)[0]
 
     def bind_namespace(self, req: HandlerRequest) -> bool:
         """Give `req` its interpreter namespace's loader; False (logged, 500 sent) when none can be had."""
         directives: Directives = req.fcgi_directives
-        explicit = bool(directives.interpreter) or (directives.interp_per_directory and bool(req.filename))
+        explicit = _interpreter_choice(req, directives)[1]
         try:
             req.fcgi_loader = self.namespaces.for_request(req.interpreter, explicit=explicit)
         except DispatchError as exc:
@@ -330,7 +328,8 @@ class Dispatcher:
         original = req.fcgi_response
         response = Response(original.sink, original.header_only, request_time=original.request_time)
         response.headers_sent = original.headers_sent  # output already sent stays the start of the response
-        original.finished = True  # the original's later output is dropped, as Apache drops it
+        original.finished = True  # the original's own response is over: Apache answers with the target's
+        original.forward_to = response  # req.prev.write() from the target goes out in order with the target's output
         directives: Directives = req.fcgi_directives
         target = self.make_request(redirect_params(req.fcgi_params, uri), req.fcgi_body, response, directives,
                                    log=req.fcgi_log, pool=req.fcgi_cleanups)
@@ -399,6 +398,26 @@ class Dispatcher:
 
 
 _CONTENT_ONLY = frozenset({CONTENT.directive})
+
+
+def _interpreter_choice(req: Request, directives: Directives) -> tuple[str, bool]:
+    """(interpreter name, explicit): explicit names come from the configuration and always get their namespace;
+    the default (the server's name) gets one only when the daemon declared it (namespaces.Namespaces.for_request)."""
+    if directives.interpreter:
+        return directives.interpreter, True
+    if directives.interp_per_directory:
+        filename = req.filename
+        if not filename:
+            return MAIN_INTERPRETER, False  # mod_python: no file known yet, the main interpreter
+        folder = filename if os.path.isdir(filename) else os.path.dirname(filename)
+        return folder.rstrip("/") + "/", True
+    if directives.interp_per_directive:
+        # The section's path as mod_python keeps it: a <Directory> with a trailing slash, a <Location> as written.
+        section = directives.directory or directives.location
+        if section:
+            return section, True
+        return MAIN_INTERPRETER, False  # mod_python: a directive outside any section uses the main interpreter
+    return directives.server_name or req.fcgi_params.get("SERVER_NAME") or MAIN_INTERPRETER, False
 
 
 def _may_have_handlers(req: HandlerRequest, directive: str, directives: Directives) -> bool:

@@ -13,7 +13,10 @@ Rule: what mod_python implements with Apache's own request processing is impleme
   Authorization header: `get_basic_auth_pw()` returns them and sets `req.user` and `req.ap_auth_type`, as
   ap_get_basic_auth_pw() does inside Apache, and `req.user` is None before that call in the authen phase;
 - `auth_name()`/`auth_type()` return the block's AuthName/AuthType, which Apache does not send: the generated
-  configuration passes them as params of the same names.
+  configuration passes them as params of the same names;
+- what else Apache knows about the block and does not send comes from the params the translation adds
+  (`directives.py`): `req.hlist.directory`/`is_location` from the `<Directory>`/`<Location>` path,
+  `req.server.server_hostname` from the virtual host's ServerName, `req.requires()` from its Require lines.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from urllib.parse import unquote
 
 from ..request.connection import Cleanup, LogFunc, Server, default_log
 from ..request.table import table
-from ..request.params import CGI_VARIABLES
+from ..request.params import CGI_VARIABLES, resolve_paths
 from ..request.request import Request
 from .directives import AUTH_PARAMS, HandlerSpec, parse_handler_spec
 from .phases import BY_DIRECTIVE, Placement
@@ -95,9 +98,10 @@ def redirect_params(params: Mapping[str, str], uri: str) -> dict[str, str]:
     target.update({"REQUEST_URI": uri, "SCRIPT_NAME": decoded, "QUERY_STRING": query, "REDIRECT_STATUS": "200"})
     root = params.get("CONTEXT_DOCUMENT_ROOT") or params.get("DOCUMENT_ROOT")
     prefix = params.get("CONTEXT_PREFIX", "")
-    if "SCRIPT_FILENAME" in params and root and decoded.startswith(prefix) and not params["SCRIPT_FILENAME"].startswith(
-            "proxy:"):
-        # <Directory> form: Apache would map the new URI under the same document root.
+    mapped = "SCRIPT_FILENAME" in params and resolve_paths(params).mode == "directory"
+    if mapped and root and decoded.startswith(prefix):
+        # <Directory> form (SCRIPT_FILENAME is the mapped file, with or without mod_proxy_fcgi's proxy:fcgi://
+        # prefix): Apache would map the new URI under the same document root; the plain path says the same.
         target["SCRIPT_FILENAME"] = posixpath.normpath(root + "/" + decoded[len(prefix):])
     else:
         target.pop("SCRIPT_FILENAME", None)
@@ -130,14 +134,27 @@ class HandlerRequest(Request):
         if self.fcgi_handler is None:
             return None
         text, silent, directory = self.fcgi_handler
-        # is_location only when read: deciding it resolves the request's paths, which few handlers need otherwise.
+        directives = self.fcgi_directives
+        if directives is not None and directives.location:
+            return _handler_entry(text, silent, 1, directory or directives.location)
+        if directives is not None and directives.directory:
+            return _handler_entry(text, silent, 0, directory)
+        # A block written by hand passes neither: the request's path mode tells (resolved only when read).
         return _handler_entry(text, silent, int(self.fcgi_paths.mode == "location"), directory)
 
     def _new_server(self) -> Server:
         # req.server.get_options() is mod_python's server-scope PythonOption lines; Apache sends the daemon one merged
         # set of params and no scope, so every option is the block's (req.get_options()) and the server's is empty.
+        # server_hostname is the vhost's ServerName when the translation passed it (Apache sends the Host's name).
+        server_name = getattr(self.fcgi_directives, "server_name", None)
         return Server(self.fcgi_params, config=self._config, options=table(), log=self.fcgi_log,
-                      child_cleanups=self._child_cleanups)
+                      child_cleanups=self._child_cleanups,
+                      overrides={"server_hostname": server_name} if server_name else None)
+
+    def requires(self) -> tuple[str, ...]:
+        """The block's `Require` lines, each its arguments as written (`('valid-user', 'user joe')`): the
+        translation passes them as PythonRequire.<n> params. mod_python 3.5 has this only on Apache 2.2."""
+        return tuple(getattr(self.fcgi_directives, "requires", ()))
 
     def add_handler(self, phase: str, handler: str, dir: Optional[str] = None) -> None:  # noqa: A002 - mod_python
         """Add `handler` to `phase`: to the running list for the current phase, else after its configured ones."""

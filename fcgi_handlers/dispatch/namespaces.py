@@ -9,23 +9,26 @@ imports from the allowed directories (`--path`):
   relative), is loaded once per namespace: the module's `__builtins__` carry an `__import__` that resolves names
   found in the allowed directories (the request's PythonPath first) in the namespace's table;
 - everything else (the standard library, site-packages, `mod_python` and `fcgi_handlers`) is one shared copy, as if
-  every sub-interpreter had imported the same thing;
+  every sub-interpreter had imported the same thing; a handler directive naming a `mod_python` module
+  (`PythonHandler mod_python.publisher`) gets that shared copy in every interpreter;
 - code that bypasses the `import` statement (`importlib.import_module("mymod")`, `pickle` of an instance of a class
   defined in a handler module) looks in `sys.modules` and so does not see the namespace: it gets (or fails to find)
   the process-wide copy.  `PythonInterpreter main_interpreter` puts an application back in the process-wide
   namespace when it needs those.
 
 Which namespace a request uses (`Namespaces.for_request`): an explicit `PythonInterpreter NAME` (or the directory
-name of `PythonInterpPerDirectory On`) always selects NAME's namespace.  Without one the request is *named* after
-SERVER_NAME, as mod_python names it after the virtual host, but it runs in that name's namespace only when the
-daemon declared the name (a `--import MODULE NAME` creates it at worker start); otherwise it runs in
-`main_interpreter`'s.  SERVER_NAME is the client's Host header unless Apache has `UseCanonicalName On`, and a header
-must not make the worker create namespaces; at most `MAX_INTERPRETERS` names are created per worker in any case.
+name of `PythonInterpPerDirectory On`, the section of `PythonInterpPerDirective On`) always selects NAME's namespace.
+Without one the request is *named* after the virtual host, as mod_python names it (its ServerName when the
+translation passed PythonServerName, else SERVER_NAME), but it runs in that name's namespace only when the daemon
+declared the name (a `--import MODULE NAME` creates it at worker start); otherwise it runs in `main_interpreter`'s.
+SERVER_NAME is the client's Host header unless Apache has `UseCanonicalName On`, and a header must not make the
+worker create namespaces; at most `MAX_INTERPRETERS` names are created per worker in any case.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
 import importlib.util
 import threading
 import time
@@ -37,6 +40,10 @@ from .errors import DispatchError
 from .loader import RESERVED_NAMES, ImportRefused, Loader, _Record
 
 MAIN_INTERPRETER = "main_interpreter"
+
+# The package every interpreter resolves to the daemon's one copy, as mod_python's handlers (`PythonHandler
+# mod_python.publisher`) resolve in every mod_python sub-interpreter.
+SHARED_PACKAGE = "mod_python"
 
 # More interpreter names than a worker will create; a configuration error beyond (or names derived from requests).
 MAX_INTERPRETERS = 64
@@ -88,6 +95,9 @@ class PrivateLoader(Loader):
 
     def _import(self, name: str, dirs: Sequence[str], log: Optional[Callable[[str], None]],
                 old: Optional[_Record]) -> ModuleType:
+        if name.partition(".")[0] == SHARED_PACKAGE:
+            # mod_python's own modules (publisher, psp, wsgi, ...) are the one shared copy in every interpreter.
+            return importlib.import_module(name)
         if log is not None:
             log(f"mod_python: (Re)importing module '{name}'")
         with self._import_lock, self.search_path(dirs):

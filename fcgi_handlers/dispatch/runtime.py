@@ -22,8 +22,11 @@ log = logging.getLogger("fcgi_handlers.runtime")
 
 Cleanup = Tuple[Callable[..., Any], Any]
 
-__all__ = ["Cleanup", "ImportSpec", "MAIN_INTERPRETER", "WorkerState", "current_interpreter", "install",
+__all__ = ["Cleanup", "HANDLER_ARGV", "ImportSpec", "MAIN_INTERPRETER", "WorkerState", "current_interpreter", "install",
            "loader_for", "parse_import_spec", "run_child_cleanups", "run_imports", "state"]
+
+# sys.argv inside handler code, as mod_python's apache.init() sets it in every interpreter.
+HANDLER_ARGV = ("mod_python",)
 
 # The interpreter code runs in outside a request (PythonImport sets it while importing into a named interpreter).
 current_interpreter: ContextVar[Optional[str]] = ContextVar("fcgi_handlers_interpreter", default=None)

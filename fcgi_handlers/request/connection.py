@@ -6,7 +6,8 @@ SERVER_NAME, SERVER_ADMIN); what Apache does not send (timeouts, request limits,
 value mod_python reports on a stock Apache 2.4.71 (observed), and the daemon may override any row through
 `overrides`. Known differences: `server.port` is SERVER_PORT (mod_python reports the vhost's configured port, usually
 0), `connection.local_addr`'s port is SERVER_PORT too (the port Apache was reached on is not sent), and the
-connection-handler I/O methods (`read`, `readline`, `write`) do not exist out of process.
+connection-handler I/O methods (`read`, `readline`, `write`) exist but end the request with 500 and a log line
+(`outside.py`), as no client connection reaches the daemon.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from .attributes import attribute, integer, param
 from .constants import AP_CONN_UNKNOWN, APLOG_ERR, APLOG_WARNING
+from .outside import CONNECTION_IO, describe, out_of_process
 from .params import optional_int
 from .table import table
 
@@ -138,6 +140,7 @@ class Connection:
     keepalives = attribute[int](lambda c: 0)
     id = attribute[int](_preset)
     notes = attribute[table](lambda c: table())
+    hlist = attribute[object](lambda c: None, doc="None: the connection handler's list (no connection handler runs)")
 
     def __init__(self, params: Mapping[str, str], server: Server, *, id: int = 0,  # noqa: A002 - mod_python's name
                  log: Optional[LogFunc] = None) -> None:
@@ -160,6 +163,19 @@ class Connection:
     def log_error(self, message: str, level: int = APLOG_ERR) -> None:
         """Write `message` to Apache's error log (through the daemon's log callable)."""
         self._log(log_level(level), log_message(message))
+
+    # The connection handler's I/O: Apache's, never the backend's (outside.py: 500 and one log line).
+    def read(self, length: int = -1) -> bytes:
+        """Connection handlers only: 500 with one error-log line in the daemon (outside.py)."""
+        out_of_process(self._log, describe("req.connection.read", (length,)), CONNECTION_IO)
+
+    def readline(self, length: int = -1) -> bytes:
+        """Connection handlers only: 500 with one error-log line in the daemon (outside.py)."""
+        out_of_process(self._log, describe("req.connection.readline", (length,)), CONNECTION_IO)
+
+    def write(self, data: object) -> None:
+        """Connection handlers only: 500 with one error-log line in the daemon (outside.py)."""
+        out_of_process(self._log, "req.connection.write(...)", CONNECTION_IO)
 
     def fcgi_mark_aborted(self) -> None:
         """For the request object: a write to the client failed."""

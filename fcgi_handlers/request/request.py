@@ -8,15 +8,17 @@ This layer does no socket I/O: the body stream and the Response's sink are passe
 a dict, an io.BytesIO and a list.
 
 Differences forced by running out of process, all documented on the member concerned: content_type starts as None
-(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, finfo is the daemon's
-own stat (None outside the document root: finfo.py), get_remote_host() does no DNS lookup, a chunked request body is read to its end (mod_python raises SERVER_RETURN(411); Apache has already
-de-chunked it), and the methods that need Apache itself (add_handler, internal_redirect, filters, set_etag) are left
-to the dispatch layer or absent.
+(mod_mime's guess is not sent), auth_name()/auth_type() come from the daemon's config table, finfo is the daemon's own
+stat (None outside the document root: finfo.py), get_remote_host() does no DNS lookup, a chunked request body is read to
+its end (mod_python raises SERVER_RETURN(411); Apache has already de-chunked it). The methods that need the phase
+machinery (add_handler, internal_redirect, requires) are the dispatch layer's; the filter methods exist and fail with
+500 and one log line (outside.py).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import time
 from email.utils import formatdate, parsedate_to_datetime
@@ -29,6 +31,7 @@ from .constants import (AP_REQ_DEFAULT_PATH_INFO, APLOG_ERR, HTTP_NOT_MODIFIED, 
                         METHOD_NUMBERS, OK, REMOTE_HOST, REMOTE_NAME, REMOTE_NOLOOKUP, REQUEST_CHUNKED_ERROR,
                         REQUEST_NO_BODY)
 from .finfo import file_info
+from .outside import FILTERS, describe, out_of_process
 from .params import (CGI_VARIABLES, COMMON_VARIABLES, ParsedUri, PathMode, RequestPaths, environment_pairs,
                      optional_int, parsed_uri, protocol_number, request_args, request_header_pairs, request_hostname,
                      resolve_paths)
@@ -365,6 +368,23 @@ class Request:
         """Methods for the `Allow` header of a 405/501 error response (e.g. `Allow: HEAD,GET,POST,TRACE`)."""
         self._response.allow_methods(methods, reset)
 
+    # --- Apache's filters (outside.py: they exist, and fail with 500 and one log line) ---------------------------
+    def add_input_filter(self, filter_name: str) -> None:
+        """Apache's filters cannot run in the daemon: 500 with one error-log line (outside.py)."""
+        out_of_process(self._log, describe("req.add_input_filter", (filter_name,)), FILTERS)
+
+    def add_output_filter(self, filter_name: str) -> None:
+        """Apache's filters cannot run in the daemon: 500 with one error-log line (outside.py)."""
+        out_of_process(self._log, describe("req.add_output_filter", (filter_name,)), FILTERS)
+
+    def register_input_filter(self, filter_name: str, filter: str, dir: Optional[str] = None) -> None:  # noqa: A002
+        """Apache's filters cannot run in the daemon: 500 with one error-log line (outside.py)."""
+        out_of_process(self._log, describe("req.register_input_filter", (filter_name, filter)), FILTERS)
+
+    def register_output_filter(self, filter_name: str, filter: str, dir: Optional[str] = None) -> None:  # noqa: A002
+        """Apache's filters cannot run in the daemon: 500 with one error-log line (outside.py)."""
+        out_of_process(self._log, describe("req.register_output_filter", (filter_name, filter)), FILTERS)
+
     # --- configuration --------------------------------------------------------------------------------------------
     def get_config(self) -> table:
         """Python* directives in effect (flags as "1"/"0"); a copy."""
@@ -482,6 +502,24 @@ class Request:
     def update_mtime(self, mtime: float) -> None:
         """Raise req.mtime to `mtime` (seconds) if it is newer."""
         self._values["mtime"] = max(self.mtime, float(mtime))
+
+    def set_etag(self) -> None:
+        """`ETag` as Apache's ap_set_etag() makes it with the default `FileETag MTime Size`: `"<size>-<mtime>"` (hex,
+        mtime in microseconds) from the mapped file's stat, `"<req.mtime>"` without a file; weak (`W/`) when the
+        modification time is within a second of the request time."""
+        mtime_us = int(self.mtime * 1_000_000)
+        weak = "" if self.request_time - self.mtime > 1 else "W/"
+        info = self.finfo
+        if info is None:
+            self.headers_out["ETag"] = f'{weak}"{mtime_us:x}"'
+            return
+        size, file_us = getattr(info, "size", 0), int(getattr(info, "mtime", 0)) * 1_000_000
+        try:
+            stamp = os.stat(getattr(info, "fname"))
+            size, file_us = stamp.st_size, stamp.st_mtime_ns // 1000
+        except (OSError, TypeError):
+            pass  # a finfo the handler assigned: its own (whole-second) values
+        self.headers_out["ETag"] = f'{weak}"{size:x}-{file_us:x}"'
 
     def set_last_modified(self) -> None:
         """`Last-Modified` from req.mtime, never later than the request time."""

@@ -107,6 +107,9 @@ class Response:
         self.headers_sent = False
         self.finished = False
         self.aborted = False
+        # While an internal redirect's target runs, the original's writes go into the target's response (Apache
+        # points the original's output filters at the new request); once the target ended they are dropped.
+        self.forward_to: Optional[Response] = None
         self._status = 200
         self._status_line: Optional[str] = None
         self._content_type: Optional[str] = None
@@ -165,6 +168,9 @@ class Response:
     # --- output ---------------------------------------------------------------------------------------------------
     def write(self, data: object, flush: object = True) -> None:
         """req.write(): queue `data` (str is UTF-8 encoded) and send it with the headers if `flush` or over 8000 B."""
+        if self.forward_to is not None:
+            self.forward_to.write(data, flush)
+            return
         chunk = body_bytes(data)
         if self.finished or not chunk:
             # After the response ended (log and cleanup phases) output has nowhere to go; an empty write neither
@@ -176,7 +182,9 @@ class Response:
 
     def flush(self) -> None:
         """req.flush(): send the headers if not sent yet, and everything queued."""
-        if not self.finished:
+        if self.forward_to is not None:
+            self.forward_to.flush()
+        elif not self.finished:
             self._emit()
 
     def finish(self) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, mod_python_to_daemon
 from fcgi_handlers.apache.translate import Context
+from fcgi_handlers.dispatch.directives import parse_directives
+from fcgi_handlers.dispatch.phases import BY_DIRECTIVE
 
 from .test_config import parse
 
@@ -45,22 +47,18 @@ def test_extension_lists_are_carried_as_written() -> None:
     assert setenv(lines) == {"PythonHandler": "pub more | .py .psp", "PythonFixupHandler": "f"}
 
 
-def test_several_handler_lists_become_filesmatch_sections_in_a_directory() -> None:
-    lines = mod_python_to_daemon(["PythonHandler tests::simple", "PythonHandler mod_python.publisher | .py",
-                                  "PythonHandler mod_python.psp | .psp .tmpl", "AddHandler mod_python .py"],
-                                 BACKEND, container="Directory")
-    tree = parse("\n".join(lines))
-    assert tree.directives("SetEnv") == [["PythonHandler", "tests::simple"]]
-    sections = {section.arg: section.directives("SetEnv") for section in tree.sections("FilesMatch")}
-    assert sections == {r"^[^.]*\.py$": [["PythonHandler", "mod_python.publisher | .py"]],
-                        r"^[^.]*\.(?:psp|tmpl)$": [["PythonHandler", "mod_python.psp | .psp .tmpl"]]}
-
-
-def test_extension_lists_in_a_location_keep_the_plain_list_only() -> None:
-    # mod_python chooses a "| .ext" list by req.filename, which a <Location> block leaves unset.
-    lines = mod_python_to_daemon(["PythonHandler a | .py", "PythonHandler b | .psp", "PythonHandler plain"], BACKEND)
-    assert setenv(lines) == {"PythonHandler": "plain"}
-    assert any(line.startswith("# PythonHandler a | .py; b | .psp: not carried") for line in lines)
+@pytest.mark.parametrize("lines, value, by_extension", [
+    (["PythonHandler pub | .py", "PythonHandler plain"], "pub | .py; plain", {".py": ("pub",), None: ("plain",)}),
+    (["PythonHandler a | .py", "PythonHandler b | .int"], "a | .py; b | .int",
+     {".py": ("a",), ".int": ("b",), None: ()})])
+def test_several_handler_lists_of_one_phase_share_its_param(lines: list[str], value: str,
+                                                            by_extension: dict[object, tuple[str, ...]]) -> None:
+    carried = setenv(mod_python_to_daemon(lines, BACKEND))
+    assert carried == {"PythonHandler": value}
+    directives = parse_directives(carried, ())
+    for extension, modules in by_extension.items():
+        handlers = directives.handlers_for(BY_DIRECTIVE["PythonHandler"], extension)  # type: ignore[arg-type]
+        assert tuple(spec.module for spec in handlers) == modules
 
 
 @pytest.mark.parametrize("handler", ["mod_python", "python-program"])
@@ -197,3 +195,16 @@ def test_a_location_that_only_sets_options_keeps_the_enclosing_mount() -> None:
                                                                context=Context(location="/b/deeper/")))
     assert setenv(mod_python_to_daemon(["SetHandler mod_python"], BACKEND, context=Context(location="/b/")))[
         "PythonLocation"] == "/b/"
+
+
+@pytest.mark.parametrize("server_name, passed", [("test_interp:80", "test_interp"),
+                                                 ("https://www.example.org", "www.example.org"),
+                                                 ("[::1]:8080", "[::1]")])
+def test_a_virtual_hosts_server_name_reaches_its_sections(server_name: str, passed: str) -> None:
+    block = (f"<VirtualHost *>\n ServerName {server_name}\n <Directory /srv>\n  SetHandler mod_python\n"
+             "  PythonHandler h\n </Directory>\n <Location /loc>\n  SetHandler mod_python\n  PythonHandler h\n"
+             " </Location>\n</VirtualHost>")
+    text = mod_python_block_to_daemon(block, BACKEND, server_name="outer.example")
+    assert text.count(f'SetEnv PythonServerName "{passed}"') == 2 and "outer.example" not in text
+    assert 'SetEnv PythonServerName "outer.example"' in mod_python_block_to_daemon(
+        block.replace(f" ServerName {server_name}\n", ""), BACKEND, server_name="outer.example")

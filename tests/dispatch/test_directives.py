@@ -158,3 +158,36 @@ def test_parsing_is_cached_per_distinct_params(roots: tuple[str, ...]) -> None:
     first = parse_directives(params, roots)
     assert parse_directives({"PythonHandler": "a", "HTTP_HOST": "y"}, roots) is first
     assert parse_directives({"PythonHandler": "b"}, roots) is not first
+
+
+def test_what_apache_does_not_send_is_read_from_its_params(roots: tuple[str, ...]) -> None:
+    directives = parse_directives({"PythonHandler": "h", "PythonLocation": "/app", "PythonServerName": "www.example",
+                                   "PythonRequire.2": "user joe", "PythonRequire.1": "valid-user",
+                                   "PythonRequire.10": "group staff"}, roots)
+    assert (directives.location, directives.server_name) == ("/app", "www.example")
+    assert directives.requires == ("valid-user", "user joe", "group staff")  # by number, not by param order
+    with pytest.raises(DirectiveError, match="PythonRequire"):
+        parse_directives({"PythonRequire.x": "valid-user"}, roots)
+
+
+def test_interpreter_names_follow_mod_pythons_rules(roots: tuple[str, ...], tmp_path: Path) -> None:
+    from fcgi_handlers.dispatch.dispatcher import Dispatcher
+    from fcgi_handlers.request import Request
+
+    page = tmp_path / "site" / "page.py"
+    page.parent.mkdir()
+    page.write_text("")
+    directory_params = {"SCRIPT_NAME": "/site/page.py", "SCRIPT_FILENAME": str(page), "DOCUMENT_ROOT": str(tmp_path),
+                        "SERVER_NAME": "127.0.0.1"}
+    cases = [({"PythonInterpreter": "named", "PythonInterpPerDirectory": "On"}, directory_params, "named"),
+             ({"PythonInterpPerDirectory": "On"}, directory_params, f"{page.parent}/"),
+             ({"PythonInterpPerDirectory": "On"}, {"SCRIPT_NAME": "/x", "SERVER_NAME": "h"}, "main_interpreter"),
+             ({"PythonInterpPerDirective": "On", "PythonLocation": "/loc"}, {"SCRIPT_NAME": "/loc/x"}, "/loc"),
+             ({"PythonInterpPerDirective": "On", "PythonDirectory": str(page.parent)}, directory_params,
+              f"{page.parent}/"),
+             ({"PythonServerName": "localhost"}, {"SERVER_NAME": "127.0.0.1"}, "localhost"),
+             ({}, {"SERVER_NAME": "127.0.0.1"}, "127.0.0.1")]
+    for settings, params, expected in cases:
+        directives = parse_directives(settings, roots)
+        req = Request.from_sink({**params, **settings}, None, lambda data: None)  # type: ignore[arg-type]
+        assert Dispatcher.interpreter_name(req, directives) == expected, settings

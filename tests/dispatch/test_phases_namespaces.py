@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import importlib
 import sys
 import threading
 from pathlib import Path
@@ -70,8 +71,13 @@ def test_the_shared_world_stays_shared_and_restricted(namespaces: Namespaces, ro
     assert module.json is sys.modules["json"] and module.apache is sys.modules["mod_python.apache"]
     with pytest.raises(ImportError):  # not in the configured paths
         namespaces.get("one").import_module("subprocess")
-    with pytest.raises(ImportRefused):  # a handler directory's name that is no handler module
-        namespaces.get("one").import_module("mod_python")
+    with pytest.raises(ImportRefused):  # the daemon itself is no handler module
+        namespaces.get("one").import_module("fcgi_handlers")
+    # mod_python's own handlers resolve in every interpreter, to the one shared copy, as in mod_python.
+    for name in ("mod_python.publisher", "mod_python.testhandler", "mod_python.wsgi"):
+        assert namespaces.get("one").import_module(name) is importlib.import_module(name)
+    (root / "mod_python.py").write_text("HIJACKED = 1\n")  # a handler directory cannot shadow the package
+    assert not hasattr(namespaces.get("one").import_module("mod_python"), "HIJACKED")
 
 
 def test_reload_in_a_namespace(root: Path) -> None:

@@ -4,6 +4,7 @@ and the response iterable, through the dispatcher."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
@@ -153,7 +154,10 @@ def application(environ, start_response):
         return [b"no start_response"]
     if mode == "text":
         start_response("200 OK", [])
-        return ["a str"]
+        return ["a str", b" and bytes", " \u00e9"]
+    if mode == "number":
+        start_response("200 OK", [])
+        return [42]
     if mode == "closed":
         return [str(len(closed)).encode()] if start_response("200 OK", []) else []
     if mode == "raises":
@@ -196,10 +200,19 @@ def test_exc_info_after_headers_reraises(site: Site) -> None:
 
 @pytest.mark.parametrize("mode, message", [("twice", "start_response() called again"),
                                            ("not_started", "did not call start_response"),
-                                           ("text", "must be bytes")])
+                                           ("number", "must be bytes")])
 def test_protocol_errors_are_500(site: Site, mode: str, message: str) -> None:
     result, _ = stream(site, mode)
     assert result.status == 500 and result.logged(message)
+
+
+def test_str_body_chunks_are_sent_as_utf8_with_one_warning(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wsgi, "_text_warned", threading.Event())
+    first, _ = stream(site, "text")
+    assert (first.status, first.body) == (200, "a str and bytes \u00e9".encode())
+    assert any("PEP 3333" in line for line in first.log)
+    second, _ = stream(site, "text")
+    assert second.status == 200 and not any("PEP 3333" in line for line in second.log)
 
 
 def test_write_callable_and_status_line(site: Site) -> None:

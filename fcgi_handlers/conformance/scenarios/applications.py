@@ -63,6 +63,11 @@ def failing(environ, start_response):
 def not_found(environ, start_response):
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"no such thing"]
+
+
+def text_chunks(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return ["caf\u00e9 ", "str ", b"and bytes"]
 '''
 
 
@@ -123,20 +128,19 @@ TEMPLATE_SCENARIOS = [
                          expect=Expect(body=b"name=None\n"), daemon=Expect(status=200, body=b"name=posted\n")))),
     wsgi("wsgi_environ", "application", Call("sub/path?q=1", headers=[("X-Custom", "c")]),
          base_uri="/cf/wsgi_environ"),
-    Scenario("wsgi_environ_location", WSGI_AREA, WSGI_APP, intended_difference=fastcgi_limit(
-        "without mod_python.wsgi.base_uri mod_python mounts the application at the enclosing <Location>; behind "
-        "ProxyPass Apache does not tell a FastCGI backend where the location starts, so the daemon mounts it at /"),
-        directives=("SetHandler mod_python", "PythonHandler mod_python.wsgi",
-                    "PythonOption mod_python.wsgi.application {mod}::application"),
-        calls=(Call("x", expect=Expect(contains=[b'"PATH_INFO": "/x"', b'"SCRIPT_NAME": "/cf/wsgi_environ_location"']),
-                    daemon=Expect(status=200, contains=[b'"PATH_INFO": "/cf/wsgi_environ_location/x"',
-                                                        b'"SCRIPT_NAME": ""'])),)),
+    Scenario("wsgi_environ_location", WSGI_AREA, WSGI_APP,
+             description="mounted at the enclosing <Location> (the converter passes its path)",
+             directives=("SetHandler mod_python", "PythonHandler mod_python.wsgi",
+                         "PythonOption mod_python.wsgi.application {mod}::application"),
+             calls=(Call("x", expect=Expect(contains=[b'"PATH_INFO": "/x"',
+                                                      b'"SCRIPT_NAME": "/cf/wsgi_environ_location"'])),)),
     Scenario("wsgi_input_status_headers", WSGI_AREA, WSGI_APP, intended_difference=WSGI_STATUS,
              directives=wsgi_directives("echo"),
              calls=(Call(method="POST", body=b"posted body", headers=[("Content-Type", "text/plain")],
                          expect=Expect(body=b"got posted body", headers={"X-Wsgi": "yes"}),
                          daemon=Expect(status=201, body=b"got posted body", headers={"X-Wsgi": "yes"})),)),
     wsgi("wsgi_write_callable", "writer"),
+    wsgi("wsgi_str_body", "text_chunks"),
     wsgi("wsgi_app_error", "failing", Call(status=500)),
     Scenario("wsgi_app_status", WSGI_AREA, WSGI_APP, intended_difference=WSGI_STATUS,
              directives=wsgi_directives("not_found"),

@@ -41,6 +41,12 @@ ONE_TWO = (handler('req.content_type = "text/plain"\nreq.write("one\\n")\nreturn
 EXT = handler('req.content_type = "text/plain"\nreq.write("ext=%r handler=%r" % (req.extension, req.hlist.handler))\n'
               "return apache.OK")
 
+REDIRECT_BY_EXTENSION = (
+    "from mod_python import apache\n\n\ndef start(req):\n"
+    "    req.internal_redirect(req.uri.rsplit('/', 1)[0] + '/end.int')\n    return apache.OK\n\n\n"
+    "def target(req):\n    req.content_type = 'text/plain'\n    req.prev.write('test ')\n"
+    "    req.write('ok ext=%r handler=%r' % (req.extension, req.hlist.handler))\n    return apache.OK\n")
+
 OPTION_SCENARIOS = [
     opt("opt_options", ("PythonOption alpha one", 'PythonOption beta "two words"'), *OPTIONS,
         "req.get_options()['alpha']", "req.get_options().get('ALPHA')"),
@@ -60,8 +66,15 @@ OPTION_SCENARIOS = [
     opt("opt_config_autoreload_off", ("PythonAutoReload Off",), "req.get_config().get('PythonAutoReload')"),
     opt("opt_config_keys", ("PythonDebug On", "PythonAutoReload Off", "PythonOption a b"),
         "sorted(k for k in req.get_config().keys() if k != 'PythonPath')"),
+    opt("opt_interp_per_directive", ("PythonInterpPerDirective On",), "req.interpreter"),
+    opt("opt_dir_interp_per_directive", ("PythonInterpPerDirective On",), "req.interpreter == '{dir}/'",
+        container="Directory", calls=(Call("page.txt"),)),
     opt("opt_interpreter", ("PythonInterpreter cf_custom_interp",), "req.interpreter", "apache.interpreter",
         "req.get_config().get('PythonInterpreter')"),
+    Scenario("opt_extension_redirect", OPTIONS_AREA, REDIRECT_BY_EXTENSION, container="Directory",
+             files={"start.py": b"# a page\n", "end.int": b"# the target\n"},
+             directives=("SetHandler mod_python", "PythonHandler {mod}::start | .py",
+                         "PythonHandler {mod}::target | .int"), calls=(Call("start.py"),)),
     Scenario("opt_handler_list_one_line", OPTIONS_AREA, ONE_TWO,
              directives=("SetHandler mod_python", "PythonHandler {mod}::one {mod}::two")),
     Scenario("opt_handler_repeated_lines", OPTIONS_AREA, ONE_TWO,

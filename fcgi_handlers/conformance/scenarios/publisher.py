@@ -96,6 +96,10 @@ def pub(name: str, *calls: Call, debug: bool = False) -> Scenario:
 SCENARIOS = [
     pub("pub_index", Call(""), Call("index.py"), Call("index")),
     pub("pub_function", Call("hello"), Call("index.py/hello"), Call("index/hello/")),
+    Scenario("pub_named_interpreter", AREA, "# pages live in the scenario directory\n",
+             directives=(*DIRECTIVES, "PythonInterpreter cf_pub_named"), container="Directory", files=FILES,
+             calls=(Call("hello?name=named"), Call("index.py")),
+             description="mod_python's own handlers resolve in every interpreter"),
     pub("pub_other_module", Call("other.py/func"), Call("other/func")),
     pub("pub_content_type_guess", Call("html"), Call("typed")),
     Scenario("pub_bytes_result", AREA, "# pages live in the scenario directory\n", directives=DIRECTIVES,

@@ -25,14 +25,8 @@ SCENARIOS = [
           "req.the_request", calls=(Call("p?q=1"), Call("p", method="POST", body=b"x=1"),
                                     Call("p", method="DELETE"), Call("p", method="OPTIONS"))),
     attrs("req_hostname", "req.hostname", "req.server.server_admin", "req.construct_url('/z')"),
-    Scenario("req_server_hostname", AREA, show("req.server.server_hostname", "req.interpreter", "apache.interpreter"),
-             intended_difference=fastcgi_limit(
-                 "mod_proxy_fcgi sends SERVER_NAME from the Host header (UseCanonicalName Off), never the configured "
-                 "ServerName, so the daemon names the server, and mod_python's default interpreter, by the Host"),
-             calls=(Call(expect=Expect(contains=[b"req.server.server_hostname = 'localhost'",
-                                                 b"req.interpreter = 'localhost'"]),
-                         daemon=Expect(status=200, contains=[b"req.server.server_hostname = '127.0.0.1'",
-                                                             b"req.interpreter = '127.0.0.1'"])),)),
+    attrs("req_server_hostname", "req.server.server_hostname", "req.interpreter", "apache.interpreter",
+          description="the virtual host's ServerName (the converter passes it; Apache sends the Host's name)"),
     attrs("req_host_header", "req.hostname", "req.headers_in['Host']", "req.construct_url('/z')",
           calls=(Call(headers=[("Host", "example.org")]), Call(headers=[("Host", "Example.ORG:81")]))),
     attrs("req_flags", "req.header_only", "req.assbackwards", "req.proxyreq", "req.chunked", "req.no_cache",
@@ -111,5 +105,14 @@ SCENARIOS = [
     attrs("req_mpm_threads", "apache.mpm_query(apache.AP_MPMQ_IS_THREADED) in (0, 1, 2)",
           "isinstance(apache.mpm_query(apache.AP_MPMQ_MAX_DAEMONS), int)"),
     attrs("req_send_http_header", "req.send_http_header()", "req.status"),
+    attrs("req_hlist_location", "req.hlist.directory", "req.hlist.is_location",
+          description="the <Location> path (the converter passes it)"),
+    attrs("req_set_etag", "req.headers_out.get('ETag')", setup="req.set_etag()"),
+    attrs("req_dir_set_etag", "req.headers_out.get('ETag')", setup="req.set_etag()", container="Directory",
+          files=FILES, calls=(Call("page.txt"),)),
+    attrs("req_sys_argv", "sys.argv", imports="import sys"),
+    attrs("mp_package_modules", "[__import__('mod_python.' + m) and m for m in ('cache', 'httpdconf', 'python22', "
+          "'testhandler', 'version')]", "__import__('mod_python.cache').cache.FunctionCache(abs)(-2)",
+          "str(__import__('mod_python.httpdconf').httpdconf.Listen('8080'))"),
 ]
 

@@ -1,0 +1,1 @@
+# a page the redirect test maps to api_surface::redirector
