@@ -27,7 +27,7 @@ import ast
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
 from ..dispatch.phases import PHASES
 from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded_module_lines, setenvif_line,
@@ -35,7 +35,8 @@ from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded
 from .paths import MODULES_DIR
 from .reader import (ALWAYS_TRUE, CONDITIONS, AccessFile, ConfigFile, Directive, Node, ReadError, Section, State,
                      access_files, directives_in, evaluate, flatten, parse_file, read_config, walk)
-from .translate import mod_python_block_to_daemon, mod_python_to_daemon, split_arguments, unsupported_reason
+from .translate import (mod_python_block_to_daemon, mod_python_to_daemon, server_host, split_arguments,
+                        unsupported_reason)
 
 BLOCK_KINDS = ("location", "locationmatch", "directory", "directorymatch", "files", "filesmatch")
 PYTHON_MODULE_NAMES = ("python_module", "mod_python.c")
@@ -115,7 +116,7 @@ def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = Non
     if auth is not None and auth.socket is not None:
         raise ValueError("mod_authnz_fcgi reaches the daemon over TCP only: --auth-bind needs HOST:PORT")
     converter = _Converter(Conversion(main, backend, auth), state)
-    converter.scope(main.nodes, None)
+    converter.scope(main.nodes, converter.main_server)
     names = [n.args[0] for n in walk(main.nodes) if isinstance(n, Directive) and n.lowered == "accessfilename"
              and n.args]
     for access in access_files(main, names[-1] if names else ".htaccess"):
@@ -137,7 +138,10 @@ class _Converter:
             if isinstance(node, Directive):
                 for included in node.included:
                     self.result.files[included.path] = included
-        self._find_proxied(result.main.nodes, None)
+        # The main server's ServerName: mod_python reports it for blocks outside any <VirtualHost>.
+        self.main_server = _server_name(Section("", [], result.main.path, 0, 0, "", body=result.main.nodes),
+                                        outside_virtual_hosts=True)
+        self._find_proxied(result.main.nodes, self.main_server)
         # The names PythonInputFilter/PythonOutputFilter register (the handler when no NAME is given).
         self.filters = {(n.args[1] if len(n.args) > 1 else n.args[0]).lower() for n in walk(result.main.nodes)
                         if isinstance(n, Directive) and n.lowered in _FILTER_DIRECTIVES and n.args}
@@ -434,11 +438,21 @@ def _family_of(kind: str) -> str:
     return "location" if kind.startswith("location") else kind.replace("match", "")
 
 
-def _server_name(section: Section) -> Optional[str]:
-    for node in walk(section.body):
-        if isinstance(node, Directive) and node.lowered == "servername" and node.args:
-            return node.args[0].split("://")[-1].rsplit(":", 1)[0]
-    return None
+def _server_name(section: Section, *, outside_virtual_hosts: bool = False) -> Optional[str]:
+    """The host part of the last ServerName in a section (as Apache, the last one counts)."""
+    names = [node.args[0] for node in _server_scope(section.body, outside_virtual_hosts)
+             if node.lowered == "servername" and node.args]
+    return server_host(names[-1]) if names else None
+
+
+def _server_scope(nodes: list[Node], skip_virtual_hosts: bool) -> Iterator[Directive]:
+    for node in nodes:
+        if isinstance(node, Directive):
+            yield node
+            for included in node.included:
+                yield from _server_scope(included.nodes, skip_virtual_hosts)
+        elif node.active and not (skip_virtual_hosts and node.lowered == "virtualhost"):
+            yield from _server_scope(node.body, skip_virtual_hosts)
 
 
 def _words(line: str) -> list[str]:

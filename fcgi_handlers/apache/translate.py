@@ -306,11 +306,16 @@ def _server_name(lines: Iterable[str]) -> Optional[str]:
     for line in lines:
         words = split_arguments(line.strip()) if not line.startswith("\0") else []
         if len(words) >= 2 and words[0].lower() == "servername":
-            host = words[1].split("://", 1)[-1]
-            if host.startswith("["):
-                return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
-            return host.split(":", 1)[0]
+            return server_host(words[1])
     return None
+
+
+def server_host(value: str) -> str:
+    """The host of a `ServerName` value `[scheme://]host[:port]`, as Apache keeps it for the server."""
+    host = value.split("://", 1)[-1]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
+    return host.split(":", 1)[0]
 
 
 def _logical_lines(lines: Iterable[str]) -> list[str]:

@@ -60,8 +60,8 @@ HELLO = '''from mod_python import apache
 def handler(req):
     req.content_type = "text/plain"
     options = req.get_options()
-    req.write("hello uri=%s args=%s greeting=%s method=%s\\n" % (req.uri, req.args, options.get("greeting"),
-                                                                  req.method))
+    req.write("hello uri=%s args=%s greeting=%s method=%s server=%s\\n" % (
+        req.uri, req.args, options.get("greeting"), req.method, req.server.server_hostname))
     return apache.OK
 
 
