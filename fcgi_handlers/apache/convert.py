@@ -27,7 +27,7 @@ import ast
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 from ..dispatch.phases import PHASES
 from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded_module_lines, setenvif_line,
@@ -35,12 +35,11 @@ from .config import (Backend, UnsupportedDirective, auth_provider_lines, guarded
 from .paths import MODULES_DIR
 from .reader import (ALWAYS_TRUE, CONDITIONS, AccessFile, ConfigFile, Directive, Node, ReadError, Section, State,
                      access_files, directives_in, evaluate, flatten, parse_file, read_config, walk)
-from .translate import (mod_python_block_to_daemon, mod_python_to_daemon, server_host, split_arguments,
+from .servers import BLOCK_KINDS, MOD_PYTHON_HANDLERS, ServerMap, server_name
+from .translate import (Context, mod_python_block_to_daemon, mod_python_to_daemon, split_arguments,
                         unsupported_reason)
 
-BLOCK_KINDS = ("location", "locationmatch", "directory", "directorymatch", "files", "filesmatch")
 PYTHON_MODULE_NAMES = ("python_module", "mod_python.c")
-MOD_PYTHON_HANDLERS = ("mod_python", "python-program")
 # Phases that need the request to reach the daemon; the auth pair can be called by mod_authnz_fcgi instead.
 _AUTH_PHASES = ("pythonauthenhandler", "pythonauthzhandler")
 _CONTENT_BOUND = tuple(p.directive.lower() for p in PHASES if p.directive.lower() not in _AUTH_PHASES
@@ -116,7 +115,7 @@ def convert(server_config: Path, backend: Backend, auth: Optional[Backend] = Non
     if auth is not None and auth.socket is not None:
         raise ValueError("mod_authnz_fcgi reaches the daemon over TCP only: --auth-bind needs HOST:PORT")
     converter = _Converter(Conversion(main, backend, auth), state)
-    converter.scope(main.nodes, converter.main_server)
+    converter.scope(main.nodes, converter.servers.main_server)
     names = [n.args[0] for n in walk(main.nodes) if isinstance(n, Directive) and n.lowered == "accessfilename"
              and n.args]
     for access in access_files(main, names[-1] if names else ".htaccess"):
@@ -131,44 +130,17 @@ class _Converter:
     def __init__(self, result: Conversion, state: State) -> None:
         self.result, self.state = result, state
         self.python_load: Optional[Directive] = None
-        # Sections whose content mod_python handles: (section kind, path, ServerName of their virtual host).
-        self.handled_sections: list[tuple[str, str, Optional[str]]] = []
         self.result.files[result.main.path] = result.main
         for node in walk(result.main.nodes):
             if isinstance(node, Directive):
                 for included in node.included:
                     self.result.files[included.path] = included
-        # The main server's ServerName: mod_python reports it for blocks outside any <VirtualHost>.
-        self.main_server = _server_name(Section("", [], result.main.path, 0, 0, "", body=result.main.nodes),
-                                        outside_virtual_hosts=True)
-        self._find_proxied(result.main.nodes, self.main_server)
+        self.servers = ServerMap(result.main.nodes)
         # The names PythonInputFilter/PythonOutputFilter register (the handler when no NAME is given).
         self.filters = {(n.args[1] if len(n.args) > 1 else n.args[0]).lower() for n in walk(result.main.nodes)
                         if isinstance(n, Directive) and n.lowered in _FILTER_DIRECTIVES and n.args}
 
     # -- where requests go to the daemon --
-
-    def _find_proxied(self, nodes: list[Node], server: Optional[str]) -> None:
-        for node in nodes:
-            if isinstance(node, Directive):
-                for included in node.included:
-                    self._find_proxied(included.nodes, server)
-            elif node.lowered == "virtualhost":
-                self._find_proxied(node.body, _server_name(node) or server)
-            elif node.lowered in BLOCK_KINDS and node.args and _routes_to_mod_python(flatten(node.body)):
-                self.handled_sections.append((node.lowered, node.args[-1], server))
-            elif node.active:
-                self._find_proxied(node.body, server)
-
-    def _reaches_daemon(self, section: Section, lines: list[str], server: Optional[str]) -> bool:
-        """Whether requests of this block reach the daemon: its own SetHandler, else a covering section's."""
-        if _routes_to_mod_python(lines):
-            return True
-        if any(_words(line)[0].lower() == "sethandler" for line in lines if _words(line)):
-            return False
-        path = section.args[-1] if section.args else ""
-        return any(_family_of(kind) == _family(section) and owner == server and (path == root or path.startswith(
-            root.rstrip("/") + "/")) for kind, root, owner in self.handled_sections)
 
     def _static_under_proxypass(self, section: Section, server: Optional[str]) -> None:
         """A `<Location>` that gives its content another handler (`SetHandler None`) below a mod_python
@@ -177,9 +149,7 @@ class _Converter:
         setter = next((n for n in section.body if isinstance(n, Directive) and n.lowered == "sethandler"), None)
         if section.lowered != "location" or setter is None or not section.args:
             return
-        path = section.args[0]
-        if not any(kind == "location" and owner == server and path != root and path.startswith(root.rstrip("/") + "/")
-                   for kind, root, owner in self.handled_sections):
+        if not self.servers.below_mod_python_location(section.args[0], server):
             return
         self._edit(setter, ['ProxyPass "!"', setter.text])
         self.result.findings.append(Finding(setter.where, setter.text, (
@@ -216,7 +186,7 @@ class _Converter:
             if node.active:
                 self.scope(node.body, server)
         elif node.lowered == "virtualhost":
-            self.scope(node.body, _server_name(node) or server)
+            self.scope(node.body, server_name(node.body) or server)
         elif node.lowered == "location" and not any(is_python_directive(n) for n in walk(node.body)):
             self._static_under_proxypass(node, server)
         elif any(is_python_directive(n) for n in walk(node.body)):
@@ -292,7 +262,8 @@ class _Converter:
         directory = str(access.path.parent)
         section = Section("Directory", [directory], access.path, 1, len(parsed.lines), f"<Directory {directory}>")
         body = flatten(parsed.nodes)
-        keep, notes = self._screen(section, found, body, None)
+        server = self.servers.server_of(directory)
+        keep, notes = self._screen(section, found, body, server)
         lines = _without(body, keep)
         if "fileinfo" not in access.classes:
             for directive in found:
@@ -301,7 +272,8 @@ class _Converter:
             return
         try:
             converted = mod_python_to_daemon(lines, self.result.backend, container="Directory", route="sethandler",
-                                             auth=self._auth_target(), directory=directory)
+                                             auth=self._auth_target(),
+                                             context=Context(directory=directory, server_name=server))
         except (UnsupportedDirective, ValueError) as exc:
             for directive in found:
                 self._fail(directive, f"{access.path} cannot be converted: {exc}", edit=False)
@@ -322,7 +294,7 @@ class _Converter:
         (the directives it is about, all when empty; text)."""
         keep: set[str] = set()
         notes: list[tuple[tuple[str, ...], str]] = []
-        reaches = self._reaches_daemon(section, body, server)
+        reaches = self.servers.reaches_mod_python(section, body, server)
         authenticates = any(d.lowered == "pythonauthenhandler" for d in found)
         for directive in found:
             unsupported = unsupported_reason(directive.lowered)
@@ -429,36 +401,6 @@ class _Converter:
             self.result.edits.setdefault(self.result.main.path, []).append(Edit(1, 0, tuple(lines)))
 
 
-def _family(section: Section) -> str:
-    return _family_of(section.lowered)
-
-
-def _family_of(kind: str) -> str:
-    """Sections of one family cover each other by path: location, directory, files."""
-    return "location" if kind.startswith("location") else kind.replace("match", "")
-
-
-def _server_name(section: Section, *, outside_virtual_hosts: bool = False) -> Optional[str]:
-    """The host part of the last ServerName in a section (as Apache, the last one counts)."""
-    names = [node.args[0] for node in _server_scope(section.body, outside_virtual_hosts)
-             if node.lowered == "servername" and node.args]
-    return server_host(names[-1]) if names else None
-
-
-def _server_scope(nodes: list[Node], skip_virtual_hosts: bool) -> Iterator[Directive]:
-    for node in nodes:
-        if isinstance(node, Directive):
-            yield node
-            for included in node.included:
-                yield from _server_scope(included.nodes, skip_virtual_hosts)
-        elif node.active and not (skip_virtual_hosts and node.lowered == "virtualhost"):
-            yield from _server_scope(node.body, skip_virtual_hosts)
-
-
-def _words(line: str) -> list[str]:
-    return line.split()
-
-
 def _early(line: str) -> str:
     """`SetEnv NAME "value"` as the SetEnvIfExpr line that sets it before the auth phases; other lines as they are."""
     words = split_arguments(line)
@@ -470,15 +412,6 @@ def _early(line: str) -> str:
 def _without(body: list[str], dropped: set[str]) -> list[str]:
     """Body lines with the dropped directives turned into comments that point at the report."""
     return [f"# {line.strip()} (not converted: see report.md)" if line.strip() in dropped else line for line in body]
-
-
-def _routes_to_mod_python(lines: list[str]) -> bool:
-    for line in lines:
-        words = [w.strip("\"'") for w in line.split()]
-        if len(words) > 1 and words[0].lower() in ("sethandler", "addhandler") and words[1].lower() in \
-                MOD_PYTHON_HANDLERS:
-            return True
-    return False
 
 
 def _became(directive: Directive, lines: list[str]) -> str:

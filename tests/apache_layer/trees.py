@@ -67,7 +67,8 @@ def handler(req):
 
 def where(req):
     req.content_type = "text/plain"
-    req.write("directory=%s greeting=%s\\n" % (req.hlist.directory, req.get_options().get("greeting")))
+    req.write("directory=%s greeting=%s server=%s\\n" % (req.hlist.directory, req.get_options().get("greeting"),
+                                                          req.server.server_hostname))
     return apache.OK
 
 
