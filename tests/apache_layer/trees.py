@@ -293,6 +293,15 @@ PythonOption allowed alice
 </Directory>
 LoadModule alias_module @MODULES@/mod_alias.so
 LoadModule cgi_module @MODULES@/mod_cgi.so
+LoadModule proxy_module @MODULES@/mod_proxy.so
+LoadModule proxy_http_module @MODULES@/mod_proxy_http.so
+<Location /proxied/>
+    ProxyPass http://127.0.0.1:@PORT@/site/
+    AuthType Basic
+    AuthName "proxied"
+    PythonAuthenHandler authcheck
+    Require valid-user
+</Location>
 ScriptAlias /cgi-bin/ "@ROOT@/cgi-bin/"
 <Directory "@ROOT@/cgi-bin">
     Require valid-user
@@ -322,7 +331,8 @@ ScriptAlias /cgi-bin/ "@ROOT@/cgi-bin/"
     ("/private/secret.txt", _basic("alice", "secret"), 200),
     ("/private/secret.txt", _basic("alice", "wrong"), 401), ("/private/secret.txt?deny=1", (), 403),
     ("/private/secret.txt?deny=1", _basic("alice", "secret"), 403), ("/cgi-bin/whoami.cgi", (), 401),
-    ("/cgi-bin/whoami.cgi", _basic("alice", "secret"), 200),
+    ("/cgi-bin/whoami.cgi", _basic("alice", "secret"), 200), ("/proxied/plain.txt", (), 401),
+    ("/proxied/plain.txt", _basic("alice", "secret"), 200),
 ))
 
 STARTUP = '''LOADED = "at start"
