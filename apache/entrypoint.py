@@ -56,6 +56,7 @@ class Settings:
     hc_interval: int = 2
     pool_max: int = 25
     session_dir: Optional[str] = None
+    session_type: Optional[str] = None
     log_level: str = "warn"
     run_dir: str = "/run/fcgi-handlers-apache"
     docroot: str = "/var/www/fcgi-handlers"
@@ -81,6 +82,7 @@ class Settings:
             retry=int(number("FCGI_HANDLERS_RETRY", cls.retry)),
             pool_max=int(number("FCGI_HANDLERS_POOL_MAX", cls.pool_max)),
             session_dir=environ.get("FCGI_HANDLERS_SESSION_DIR") or None,
+            session_type=environ.get("FCGI_HANDLERS_SESSION_TYPE") or None,
             log_level=environ.get("APACHE_LOG_LEVEL") or cls.log_level,
             handlers_dir=environ.get("FCGI_HANDLERS_PATH") or cls.handlers_dir,
         )
@@ -135,19 +137,34 @@ def render(settings: Settings, addresses: Sequence[str]) -> str:
         f"GracefulShutdownTimeout {GRACEFUL_SHUTDOWN_TIMEOUT}",
         balancer_block(addresses, settings),
     ]
-    if settings.session_dir:
-        # Sessions must outlive the daemon that created them: FileSession on the volume every replica mounts.
-        global_lines += [
-            'SetEnv PythonOption.mod_python.session.session_type "FileSession"',
-            f"SetEnv PythonOption.mod_python.file_session.database_directory {quote(settings.session_dir)}",
-            # The guestbook example keeps its entries beside the sessions, so every replica shows the same book.
-            f"SetEnv PythonOption.guestbook.data_dir {quote(settings.session_dir.rstrip('/') + '/guestbook')}",
-        ]
+    global_lines += session_lines(settings)
     conf = httpd_conf(port=settings.listen_port, run_dir=settings.run_dir, docroot=settings.docroot,
                       blocks=site_blocks(settings), modules=EXTRA_MODULES, global_lines=global_lines,
                       user="www-data", group="www-data", log_level=settings.log_level,
                       listen_host=None)  # published ports reach the container's own interface
     return conf
+
+
+def session_lines(settings: Settings) -> list[str]:
+    """The PythonOptions that make every replica see the same sessions.
+
+    Sessions must outlive the daemon that created them. With FCGI_HANDLERS_SESSION_TYPE (RedisSession across hosts)
+    Apache names the class and the daemons know where its store is (their own environment: the address and
+    password stay out of Apache's config); otherwise FileSession on the volume every replica mounts.
+    """
+    lines = []
+    if settings.session_type:
+        lines.append(f"SetEnv PythonOption.mod_python.session.session_type {quote(settings.session_type)}")
+    if settings.session_dir:
+        if not settings.session_type:
+            lines += [
+                'SetEnv PythonOption.mod_python.session.session_type "FileSession"',
+                f"SetEnv PythonOption.mod_python.file_session.database_directory {quote(settings.session_dir)}",
+            ]
+        # The guestbook example keeps its entries beside the sessions, so every replica shows the same book.
+        book = settings.session_dir.rstrip("/") + "/guestbook"
+        lines.append(f"SetEnv PythonOption.guestbook.data_dir {quote(book)}")
+    return lines
 
 
 def prepare_run_dir(settings: Settings) -> None:

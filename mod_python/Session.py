@@ -20,11 +20,16 @@ Intended differences from mod_python:
 - New sids come from `secrets` (mod_python hashes time, pid and `random`); `Session(secret=...)` works (its
   SignedCookie crashes on Python 3); FileSession's verifying cleanup reads pickles in binary mode (mod_python's text
   mode makes it fail on every file) and skips sessions that are locked.
+- Two additions, for deployments over several hosts: `RedisSession` (`_session_redis.py`, needs the `redis`
+  package, imported only when chosen) keeps sessions and their locks in a Redis every daemon reaches; and when the
+  handler passes no secret, `PythonOption mod_python.session.secret_file` (else `FCGI_HANDLERS_SESSION_SECRET_FILE`)
+  names a file whose content signs the session cookie, so an orchestrator's secret reaches unchanged handler code.
 """
 
 from __future__ import annotations
 
 import dbm as dbm_module
+import importlib
 import os
 import pickle
 import random
@@ -50,6 +55,9 @@ DFT_GRACE_PERIOD = 240
 DFT_CLEANUP_TIME_LIMIT = 2
 FS_STAT_VERSION = "MPFS_3.2"
 SESSION_DIR_ENV = "FCGI_HANDLERS_SESSION_DIR"
+# A file holding the key that signs session cookies when the handler passes no secret (a Docker/Kubernetes secret).
+SECRET_FILE_ENV = "FCGI_HANDLERS_SESSION_SECRET_FILE"
+_secrets: Dict[str, Tuple[int, str]] = {}
 tempdir = tempfile.gettempdir()
 validate_sid_re = re.compile(r"[0-9a-f]{32}")
 
@@ -78,6 +86,27 @@ def session_directory(options: Any, specific: str) -> str:
     return str(found or os.environ.get(SESSION_DIR_ENV) or tempdir)
 
 
+def configured_secret(options: Any) -> Optional[str]:
+    """The signing key named by `mod_python.session.secret_file` or FCGI_HANDLERS_SESSION_SECRET_FILE, if any."""
+    path = _option(options, "mod_python.session.secret_file") or os.environ.get(SECRET_FILE_ENV)
+    return secret_from_file(str(path), "session secret") if path else None
+
+
+def secret_from_file(path: str, what: str) -> str:
+    """The content of a secret file without its surrounding whitespace, read again only when the file changes."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        cached = _secrets.get(path)
+        if cached is None or cached[0] != mtime:
+            with open(path, encoding="utf-8") as handle:
+                cached = _secrets[path] = (mtime, handle.read().strip())
+    except OSError as error:
+        raise RuntimeError(f"{what} file {path}: {error.strerror or error}") from None
+    if not cached[1]:
+        raise RuntimeError(f"{what} file {path} is empty")
+    return cached[1]
+
+
 def _new_sid(req: Any) -> str:
     return secrets.token_hex(16)
 
@@ -93,6 +122,7 @@ class BaseSession(Dict[str, Any]):
     def __init__(self, req: Any, sid: Optional[str] = None, secret: Optional[str] = None, lock: int = 1,
                  timeout: int = 0) -> None:
         super().__init__()
+        secret = secret or configured_secret(req.get_options())
         self._req, self._sid, self._secret, self._lock = req, sid or None, secret, lock
         self._new, self._created, self._accessed, self._timeout = True, 0.0, 0.0, 0
         self._locked = self._invalid = False
@@ -521,14 +551,27 @@ class MemorySession(BaseSession):
 
 
 SESSION_TYPES = {"FileSession": FileSession, "DbmSession": DbmSession, "MemorySession": MemorySession}
+# Classes whose module needs an optional dependency: imported when first chosen.
+LAZY_SESSION_TYPES = {"RedisSession": "._session_redis"}
+
+
+def __getattr__(name: str) -> Any:
+    """`Session.RedisSession`, imported on first use (it needs the optional redis package)."""
+    if name in LAZY_SESSION_TYPES:
+        module = importlib.import_module(LAZY_SESSION_TYPES[name], __package__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def Session(req: Any, sid: Optional[str] = None, secret: Optional[str] = None, timeout: int = 0,  # noqa: N802
             lock: int = 1) -> BaseSession:
     """The session of this request, of the class named by `mod_python.session.session_type` (default FileSession)."""
     name = _option(req.get_options(), "mod_python.session.session_type", "session", default="FileSession")
-    if name not in SESSION_TYPES:
+    if name in LAZY_SESSION_TYPES:
+        cls: Any = __getattr__(name)
+    elif name in SESSION_TYPES:
+        cls = SESSION_TYPES[name]
+    else:
         raise ValueError(f"Unknown session type {name}")
-    cls: Any = SESSION_TYPES[name]
     session: BaseSession = cls(req, sid=sid, secret=secret, timeout=timeout, lock=lock)
     return session

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
-      docker.io docker-compose debootstrap)
+      docker.io docker-compose debootstrap
+      redis-server)   # RedisSession's tests start their own redis-server on a free loopback port
 if [ "${1:-}" = "--minimal" ]; then PKGS=(apache2 curl); fi
 
 missing=()

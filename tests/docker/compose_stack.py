@@ -17,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 import docker
 from docker.models.containers import Container
@@ -25,10 +25,10 @@ from docker.models.containers import Container
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 SCRIPTS = REPO / "scripts"
-# Image names the tests build under; rebuilt images replace them, so repeated runs leave one of each.
+# Image names the tests build under, tagged with the project's name: a run on the same dockerd at the same time
+# builds its own, so a container recreated mid-test starts from this run's code. down() removes them.
 TEST_IMAGES = {"FCGI_HANDLERS_IMAGE": "fcgi-handlers-test-daemon",
                "FCGI_HANDLERS_APACHE_IMAGE": "fcgi-handlers-test-apache"}
-TEST_TAG = "latest"
 
 
 def compose_command() -> list[str]:
@@ -80,7 +80,7 @@ class ComposeStack:
         self.http_port = http_port
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FCGI_HANDLERS_", "APACHE_", "COMPOSE_"))}
         env.update(TEST_IMAGES)
-        env.update({"FCGI_HANDLERS_BASE_IMAGE": base_image, "FCGI_HANDLERS_TAG": TEST_TAG,
+        env.update({"FCGI_HANDLERS_BASE_IMAGE": base_image, "FCGI_HANDLERS_TAG": name,
                     "FCGI_HANDLERS_HTTP_PORT": str(http_port)})
         self.env = env
 
@@ -97,21 +97,8 @@ class ComposeStack:
         return result.stdout + result.stderr
 
     def build(self) -> None:
-        """Build both images; an image this replaces (from an earlier run) is removed unless something still uses it."""
-        before = {name: self._image_id(name) for name in TEST_IMAGES.values()}
+        """Build both images under this project's tag."""
         self.compose("build", "--force-rm")   # a failed step leaves no container behind
-        for name, old in before.items():
-            if old is not None and old != self._image_id(name):
-                try:
-                    self.client.images.remove(old)
-                except docker.errors.APIError:
-                    pass  # still used by a container, or shares layers: leave it
-
-    def _image_id(self, name: str) -> Optional[str]:
-        try:
-            return self.client.images.get(f"{name}:{TEST_TAG}").id
-        except docker.errors.ImageNotFound:
-            return None
 
     def containers(self, service: str, *, include_stopped: bool = False) -> list[Container]:
         labels = [f"com.docker.compose.project={self.name}", f"com.docker.compose.service={service}"]
@@ -144,7 +131,15 @@ class ComposeStack:
         return "\n".join(parts)
 
     def down(self) -> None:
-        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=180)
+        """Remove the project's containers, network and volumes, then its images (layers others use stay)."""
+        try:
+            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=180)
+        finally:
+            for image in TEST_IMAGES.values():
+                try:
+                    self.client.images.remove(f"{image}:{self.name}")
+                except docker.errors.APIError:
+                    pass   # never built (a failed build), or still used by a container going away
 
 
 def logs(container: Container, *, tail: int | None = None, stderr: bool = True) -> str:

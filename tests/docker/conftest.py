@@ -3,7 +3,8 @@
 A Docker daemon is started (scripts/start-dockerd.sh) only when none answers, and stopped at the end of the session
 only if this session started it (FCGI_HANDLERS_KEEP_DOCKERD=1 keeps it running for the next run). The base image is
 built from Debian's mirror by scripts/docker-base-image.sh once and kept: no registry is needed. Each compose project
-has a unique name and is removed with its volume at the end of its module. When Docker cannot work, the tests fail
+has a unique name and is removed with its volume at the end of its module, and so is the Swarm stack of
+test_swarm.py (its fixture is in that module; the swarm's rules are in swarm_stack.py). When Docker cannot work, the tests fail
 under CI (CI=true) with the reason, and skip with it elsewhere. Only the fixtures that need Docker touch it, so the
 entrypoint's unit tests in this folder run without it.
 """

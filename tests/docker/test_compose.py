@@ -15,12 +15,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
+import docker
 from docker.models.containers import Container
 
-from compose_stack import ComposeStack, Reply, health, hostnames, logs, run_in
+from compose_stack import REPO, ComposeStack, Reply, health, hostnames, logs, run_in
+from swarm_stack import docker_cli
 
 WHOAMI = re.compile(r"^host=(\S+) pid=(\d+)$")
 SESSIONS_DIR = "/var/lib/fcgi-handlers/sessions"
+REDIS_DOCKERFILE = REPO / "tests" / "docker" / "redis.Dockerfile"
 
 
 def whoami(stack: ComposeStack, timeout: float = 10.0) -> str:
@@ -214,3 +217,31 @@ def test_apache_stops_gracefully(stack: ComposeStack) -> None:
     apache.reload()
     assert apache.attrs["State"]["ExitCode"] == 0, logs(apache, tail=20)
     assert took < 12, f"docker stop took {took:.1f}s: SIGTERM did not reach Apache as a graceful stop"
+
+
+def test_redis_profile_keeps_sessions_in_redis(stack: ComposeStack, base_image: str) -> None:
+    """`--profile redis` with FCGI_HANDLERS_SESSION_TYPE=RedisSession: the guestbook's session holds across three
+    daemons and lives in the Redis service, not on the volume. Runs last: it changes the project's Apache."""
+    redis_image = f"fcgi-handlers-composetest-{stack.name}-redis:latest"
+    docker_cli("build", "--quiet", "--force-rm", "--build-arg", f"BASE_IMAGE={base_image}", "-f",
+               str(REDIS_DOCKERFILE), "-t", redis_image, str(REDIS_DOCKERFILE.parent), timeout=900)
+    stack.env.update({"FCGI_HANDLERS_SESSION_TYPE": "RedisSession", "FCGI_HANDLERS_REDIS_IMAGE": redis_image})
+    find_sessions = ["find", f"{SESSIONS_DIR}/mp_sess", "-type", "f", "-regex", ".*/[0-9a-f]*"]
+    (daemon, *_) = stack.wait_healthy("handlers", len(stack.containers("handlers")))
+    files_before = run_in(daemon, find_sessions)
+    try:
+        # Apache's environment changed: compose recreates it; the daemons and the volume stay.
+        stack.compose("--profile", "redis", "up", "--detach", "--scale", "handlers=3")
+        stack.wait_healthy("redis", 1)
+        stack.wait_healthy("apache", 1)
+        test_guestbook_session_holds_across_daemons(stack)
+        (redis,) = stack.containers("redis")
+        code, keys = run_in(redis, ["redis-cli", "--scan", "--pattern", "mp_sess:*"])
+        assert code == 0 and re.fullmatch(r"(mp_sess:[0-9a-f]{32}\n?)+", keys), keys
+        assert run_in(daemon, find_sessions) == files_before, "a session went to the volume, not to Redis"
+    finally:
+        stack.compose("--profile", "redis", "rm", "--stop", "--force", "redis", timeout=120)
+        try:
+            stack.client.images.remove(redis_image)
+        except docker.errors.APIError:
+            pass

@@ -86,6 +86,14 @@ def test_session_options_only_with_a_session_dir(tmp_path: Path) -> None:
     assert 'SetEnv PythonOption.mod_python.session.session_type "FileSession"' in with_dir
 
 
+def test_session_type_from_the_environment(tmp_path: Path) -> None:
+    redis = entrypoint.render(settings(tmp_path, session_type="RedisSession"), ["10.0.0.5"])
+    assert 'SetEnv PythonOption.mod_python.session.session_type "RedisSession"' in redis
+    assert "FileSession" not in redis and "database_directory" not in redis
+    assert entrypoint.Settings.from_environ({"FCGI_HANDLERS_SESSION_TYPE": "RedisSession"}).session_type == \
+        "RedisSession"
+
+
 def test_settings_from_environment() -> None:
     parsed = entrypoint.Settings.from_environ({"FCGI_HANDLERS_SERVICE": "d", "FCGI_HANDLERS_PORT": "9001",
                                               "FCGI_HANDLERS_RESOLVE_INTERVAL": "0.5", "APACHE_LISTEN_PORT": ""})
