@@ -19,11 +19,12 @@ RUN if [ "$(dpkg-query -W -f='${db:Status-Status}\n' python3 python3-venv ca-cer
         && rm -rf /var/lib/apt/lists/*; \
     fi
 
-# The package with its `redis` extra, so RedisSession works in a multi-host deployment without another image. pip
+# The package with its `redis` extra, so RedisSession works in a multi-host deployment without another image
+# (pure Python: the image has no C compiler, so setup.py compiles nothing). pip
 # trusts the system's CA store rather than its own bundle (so a CA added to the base image, e.g. a TLS-inspecting
 # proxy's, counts).
 RUN python3 -m venv /opt/fcgi-handlers
-COPY pyproject.toml README.md /tmp/fcgi-handlers-src/
+COPY pyproject.toml setup.py README.md /tmp/fcgi-handlers-src/
 COPY fcgi_handlers /tmp/fcgi-handlers-src/fcgi_handlers
 COPY mod_python /tmp/fcgi-handlers-src/mod_python
 RUN PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/fcgi-handlers/bin/pip install --no-cache-dir \

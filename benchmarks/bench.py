@@ -7,7 +7,9 @@ the goals apply to these rows) and over TCP (the `-tcp` rows, reported beside th
 same handler under real mod_python (its own prefork Apache: mod_python and mod_wsgi refuse to share one); a WSGI
 hello under mod_wsgi daemon mode (`processes=2 threads=15`, the anchor every ratio is taken against); the same WSGI
 hello under flup's threaded FastCGI server behind mod_proxy_fcgi (one connection per request: flup pins a thread per
-kept connection, reference/apache-fastcgi.md §0); and a static file. Each target is checked for
+kept connection); the FastCGI peers of benchmarks/peers.py (php-fpm on TCP and on a unix socket, uWSGI's FastCGI
+socket, and a minimal multi-threaded C responder on libfcgi, TCP and unix: the transport's own limit); and a static
+file. Each target is checked for
 a 200 "Hello World!" before wrk runs, then warmed up. The targets are measured in interleaved rounds (all of them,
 then all again), and each reports its median round: a machine that slows down for a while (other tenants of a
 virtual machine) then costs every target alike instead of whichever one ran at the time.
@@ -15,7 +17,9 @@ virtual machine) then costs every target alike instead of whichever one ran at t
     .venv/bin/python benchmarks/bench.py [--rounds 3] [--duration 5] [--targets mod_wsgi,...] [--daemon-args ".."]
                                          [--json]
 
-Other processes loading the machine skew the ratios: run it when `uptime` shows a load below 2.
+Every target is measured at each wrk connection count of `--connections` (default 16 and 64): req/s and the goals
+come from the first, p50/p99 are reported for each. Other processes loading the machine skew the ratios: run it when
+`uptime` shows a load below 2. The peers' Debian packages come with `scripts/install-system-deps.sh --bench`.
 """
 from __future__ import annotations
 
@@ -30,23 +34,36 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # this checkout's package, whatever the interpreter has installed
 
 from e2e.harness import (HANDLERS_DIR, HELLO, ApacheFactory, ApacheServer, ManagedProcess,  # noqa: E402
-                         free_port, http_request, make_run_dir, missing_apache, remove_run_dir, start_daemon,
-                         start_flup)
-from fcgi_handlers.apache import Backend, section, worker_block  # noqa: E402
+                         free_port, http_request, make_run_dir, missing_apache, python_env, remove_run_dir,
+                         start_daemon, start_flup)
+from fcgi_handlers.apache import DEFAULT_POOL_MAX, Backend, section  # noqa: E402
+from fcgi_handlers.build import PURE_VARIABLE  # noqa: E402
+from peers import Peer, PeerError, c_responders, php_fpm, uwsgi  # noqa: E402
 
 DAEMON_TARGETS = ("daemon-reuse", "daemon-plain", "daemon-reuse-tcp", "daemon-plain-tcp")
-TARGETS = (*DAEMON_TARGETS, "mod_python", "mod_wsgi", "flup", "static")
+PEER_TARGETS = ("php-fpm-unix", "php-fpm-tcp", "uwsgi", "c-unix", "c-tcp")
+TARGETS = (*DAEMON_TARGETS, *PEER_TARGETS, "mod_python", "mod_wsgi", "flup", "static")
 ANCHOR = "mod_wsgi"
-# (target, anchor, minimum ratio): the daemon must keep up with mod_wsgi daemon mode and clearly beat flup. The goal
-# is on the unix socket rows (mod_wsgi's own transport); the TCP rows are reported against the same bars.
+
+
+def _same_transport(target: str, unix_peer: str, tcp_peer: str) -> str:
+    return tcp_peer if target.endswith("-tcp") else unix_peer
+
+
+# (target, anchor, minimum ratio) for every daemon mode: ahead of php-fpm on the same transport and of mod_wsgi
+# daemon mode, close to the C responder (the transport's limit) on the same transport, far ahead of flup.
 GOALS = tuple((target, anchor, minimum) for target in DAEMON_TARGETS
-              for anchor, minimum in (("mod_wsgi", 0.8), ("flup", 3.0)))
+              for anchor, minimum in ((_same_transport(target, "php-fpm-unix", "php-fpm-tcp"), 1.1),
+                                      ("mod_wsgi", 1.1), (_same_transport(target, "c-unix", "c-tcp"), 0.9),
+                                      ("flup", 4.0)))
 WSGI_HELLO = ("def application(environ, start_response):\n"
               "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '12')])\n"
               "    return [b'Hello World!']\n")
@@ -55,57 +72,101 @@ PREFORK_LINES = ["StartServers 16", "MinSpareServers 16", "MaxSpareServers 32"]
 
 
 @dataclass
+class Latency:
+    """One wrk run's req/s and latency percentiles."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass
 class Result:
     """One target's measurement; `error` is set instead when it could not be measured."""
 
     target: str
     url: str = ""
-    rps: Optional[float] = None
+    rps: Optional[float] = None           # at the first connection count: what the ratios and goals use
     p99_ms: Optional[float] = None
     requests: Optional[int] = None
     non_2xx: int = 0
     socket_errors: int = 0
     error: Optional[str] = None
-    rounds_rps: list[float] = field(default_factory=list)  # every round's req/s; rps/p99 are the median round's
+    rounds_rps: list[float] = field(default_factory=list)  # every round's req/s; the rest are the median round's
+    by_connections: dict[int, Latency] = field(default_factory=dict)   # wrk -c -> that run's numbers
+    cpu_us: Optional[float] = None        # the daemon's CPU time per request (its targets only), all counts
 
 
-def parse_wrk(output: str) -> tuple[float, float, int, int, int]:
-    """(req/s, p99 in ms, requests, non-2xx/3xx responses, socket errors) from `wrk --latency` output."""
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group `pgid` (the daemon: arbiter and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:        # field 5 of /proc/PID/stat: the process group
+            total += int(fields[11]) + int(fields[12])   # fields 14 and 15: utime, stime
+    return total / tick
+
+
+def _duration_ms(number: str, unit: str) -> float:
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(output: str) -> tuple[Latency, int, int, int]:
+    """(req/s with p50/p99 in ms, requests, non-2xx/3xx responses, socket errors) from `wrk --latency` output."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s*50%\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
     p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
     total = re.search(r"(\d+) requests in", output)
-    if not (rps and p99 and total):
+    if not (rps and p50 and p99 and total):
         raise ValueError(f"unexpected wrk output:\n{output}")
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[p99.group(2)]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return (float(rps.group(1)), float(p99.group(1)) * scale, int(total.group(1)),
-            int(non_2xx.group(1)) if non_2xx else 0, sum(map(int, errors.groups())) if errors else 0)
+    latency = Latency(float(rps.group(1)), _duration_ms(*p50.groups()), _duration_ms(*p99.groups()))
+    return (latency, int(total.group(1)), int(non_2xx.group(1)) if non_2xx else 0,
+            sum(map(int, errors.groups())) if errors else 0)
 
 
-def run_wrk(url: str, args: argparse.Namespace, duration: int) -> str:
-    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s", "--latency", url]
+def run_wrk(url: str, args: argparse.Namespace, duration: int, connections: int) -> str:
+    argv = ["wrk", f"-t{args.threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     if done.returncode != 0:
         raise ValueError(f"{shlex.join(argv)} exited with {done.returncode}: {done.stderr.strip()}")
     return done.stdout
 
 
-def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace) -> Result:
-    """One round of one target: a checked GET, the warm-up, then wrk."""
+def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace,
+            cpu_group: Optional[int] = None) -> Result:
+    """One round of one target: a checked GET, then per connection count a warm-up and wrk; with `cpu_group`, the
+    CPU time that process group spent per measured request."""
     result = Result(target, server.url(path))
     response = http_request(server.port, "GET", path)
     if response.status != 200 or response.body != HELLO:
         result.error = f"GET {path} gave {response.status} {response.body[:80]!r}"
         return result
+    result.requests, cpu = 0, 0.0
     try:
-        if args.warmup > 0:
-            run_wrk(result.url, args, args.warmup)
-        rps, p99, total, non_2xx, errors = parse_wrk(run_wrk(result.url, args, args.duration))
+        for connections in args.connections:
+            if args.warmup > 0:
+                run_wrk(result.url, args, args.warmup, connections)
+            before = group_cpu_seconds(cpu_group) if cpu_group else 0.0
+            output = run_wrk(result.url, args, args.duration, connections)
+            cpu += group_cpu_seconds(cpu_group) - before if cpu_group else 0.0
+            latency, total, non_2xx, errors = parse_wrk(output)
+            result.by_connections[connections] = latency
+            result.requests += total
+            result.non_2xx += non_2xx
+            result.socket_errors += errors
     except (ValueError, subprocess.TimeoutExpired) as exc:
         result.error = str(exc).splitlines()[0]
         return result
-    result.rps, result.p99_ms, result.requests, result.non_2xx, result.socket_errors = rps, p99, total, non_2xx, errors
+    first = result.by_connections[args.connections[0]]
+    result.rps, result.p99_ms = first.rps, first.p99_ms
+    if cpu_group and result.requests:
+        result.cpu_us = cpu / result.requests * 1e6
     return result
 
 
@@ -119,26 +180,77 @@ def median_round(rounds: Sequence[Result]) -> Result:
     chosen = ranked[(len(ranked) - 1) // 2]
     return Result(chosen.target, chosen.url, chosen.rps, chosen.p99_ms, sum(r.requests or 0 for r in rounds),
                   sum(r.non_2xx for r in rounds), sum(r.socket_errors for r in rounds),
-                  rounds_rps=[r.rps or 0.0 for r in rounds])
+                  rounds_rps=[r.rps or 0.0 for r in rounds], by_connections=chosen.by_connections,
+                  cpu_us=chosen.cpu_us)
+
+
+def proxied(location: str, url: str, *, reuse: bool = False, lines: Sequence[str] = ()) -> list[str]:
+    """A worker for `url` (its own: Apache shares a worker between URLs with one prefix, and between unix-socket
+    URLs with one `fcgi://HOST/`, whatever their socket paths, so every URL here has its own host label) and the
+    location that proxies to it."""
+    worker = section("Proxy", url, [f"ProxySet enablereuse={'on' if reuse else 'off'} max={DEFAULT_POOL_MAX}"])
+    return [worker, section("Location", location, [f'ProxyPass "{url}"', *lines])]
 
 
 def daemon_blocks(port: int, unix_path: str) -> list[str]:
     """Four distinct workers on the one daemon: pooled and per-request connections, over the unix socket and over
-    TCP (Apache shares workers by URL, so each gets its own path)."""
+    TCP."""
     blocks = []
-    for suffix, backend in (("", Backend(socket=unix_path)), ("-tcp", Backend(port=port))):
-        for name, reuse in (("reuse", True), ("plain", False)):
-            worker_path = f"/{name}{suffix}/"
-            blocks.append(worker_block(backend, path=worker_path, reuse=reuse))
-            blocks.append(section("Location", f"/daemon-{name}{suffix}/",
-                                  [f'ProxyPass "{backend.worker_url(worker_path)}"', 'SetEnv PythonHandler "hello"']))
+    for name, reuse in (("reuse", True), ("plain", False)):
+        handler = ['SetEnv PythonHandler "hello"']
+        blocks += proxied(f"/daemon-{name}/", f"unix:{unix_path}|fcgi://daemon-{name}/", reuse=reuse, lines=handler)
+        blocks += proxied(f"/daemon-{name}-tcp/", f"fcgi://127.0.0.1:{port}/{name}/", reuse=reuse, lines=handler)
     return blocks
 
 
+@dataclass
+class PeerAddresses:
+    """Where each peer listens (the unix sockets live in one directory Apache's children may enter)."""
+
+    php_port: int
+    php_socket: str
+    uwsgi_port: int
+    c_port: int
+    c_socket: str
+    php_script: str
+
+    def blocks(self) -> list[str]:
+        """Each peer behind its own worker, without connection reuse: php-fpm stalls once Apache keeps more
+        connections than it has children (see benchmarks/README.md), and the peers were measured this way."""
+        return [*proxied("/php-fpm-tcp/", f"fcgi://127.0.0.1:{self.php_port}{self.php_script}"),
+                *proxied("/php-fpm-unix/", f"unix:{self.php_socket}|fcgi://php-unix{self.php_script}"),
+                *proxied("/uwsgi/", f"fcgi://127.0.0.1:{self.uwsgi_port}/"),
+                *proxied("/c-tcp/", f"fcgi://127.0.0.1:{self.c_port}/"),
+                *proxied("/c-unix/", f"unix:{self.c_socket}|fcgi://c-unix/")]
+
+
+def start_peers(targets: set[str], addresses: PeerAddresses, run_dir: Path,
+                results: dict[str, Result]) -> list[Peer]:
+    """Start the peers the targets name; a peer that cannot start is a result with its error, not a failed run."""
+    wanted: list[tuple[tuple[str, ...], Callable[[], Sequence[Peer]]]] = [
+        (("php-fpm-tcp", "php-fpm-unix"), lambda: [php_fpm(run_dir, addresses.php_port, addresses.php_socket)]),
+        (("uwsgi",), lambda: [uwsgi(run_dir, addresses.uwsgi_port)]),
+        (("c-tcp", "c-unix"), lambda: c_responders(run_dir, addresses.c_port, addresses.c_socket)),
+    ]
+    started: list[Peer] = []
+    for names, make in wanted:
+        if not targets & set(names):
+            continue
+        try:
+            for peer in make():
+                peer.start()
+                started.append(peer)
+        except PeerError as exc:
+            results.update({name: Result(name, error=str(exc).splitlines()[0]) for name in names})
+    return started
+
+
 def start_event_apache(factory: ApacheFactory, targets: set[str], daemon_port: int, unix_path: str,
-                       flup_port: int) -> ApacheServer:
-    """The Apache for everything but mod_python: daemon routes, flup, mod_wsgi daemon mode, the static file."""
+                       flup_port: int, peers: PeerAddresses) -> ApacheServer:
+    """The Apache for everything but mod_python: daemon routes, the peers, flup, mod_wsgi daemon mode, the static
+    file."""
     blocks = daemon_blocks(daemon_port, unix_path) if targets & set(DAEMON_TARGETS) else []
+    blocks += peers.blocks()
     blocks.append(section("Location", "/flup/", [f'ProxyPass "{Backend(port=flup_port).worker_url()}"']))
     global_lines = [
         'WSGISocketPrefix "@RUN_DIR@/wsgi"',
@@ -167,19 +279,27 @@ def run(args: argparse.Namespace) -> list[Result]:
     socket_dir.chmod(0o755)
     unix_path = str(socket_dir / "daemon.sock")
     backends: list[ManagedProcess] = []
+    peers: list[Peer] = []
     try:
         daemon_port, flup_port = free_port(), free_port()
+        addresses = PeerAddresses(php_port=free_port(), php_socket=str(socket_dir / "php.sock"),
+                                  uwsgi_port=free_port(), c_port=free_port(), c_socket=str(socket_dir / "c.sock"),
+                                  php_script=str(socket_dir / "hello.php"))
+        peers = start_peers(targets, addresses, socket_dir, results)
+        daemon_group: Optional[int] = None
         if targets & set(DAEMON_TARGETS):
             extra = ["--bind", f"unix:{unix_path}", "--socket-mode", "0666", *shlex.split(args.daemon_args)]
             try:
                 backends.append(start_daemon(daemon_port, log_dir, extra_args=extra, python=args.python))
+                daemon_group = backends[-1].pid  # started in its own session: the group holds its workers
             except RuntimeError as exc:
                 for name in DAEMON_TARGETS:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
         if "flup" in targets:
             backends.append(start_flup(flup_port, log_dir, "hello", python=args.python))
-        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port)
-        where = {**{name: (event, f"/{name}/") for name in DAEMON_TARGETS}, "mod_wsgi": (event, "/wsgi"),
+        event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port, addresses)
+        where = {**{name: (event, f"/{name}/") for name in (*DAEMON_TARGETS, *PEER_TARGETS)},
+                 "mod_wsgi": (event, "/wsgi"),
                  "flup": (event, "/flup/"), "static": (event, "/static/hello.txt")}
         if "mod_python" in targets:  # its own prefork Apache, idle while the others are measured
             where["mod_python"] = (start_mod_python_apache(factory), "/mp/")
@@ -188,12 +308,15 @@ def run(args: argparse.Namespace) -> list[Result]:
         for _ in range(args.rounds):
             for target in order:
                 server, path = where[target]
-                rounds[target].append(measure(target, server, path, args))
+                group = daemon_group if target in DAEMON_TARGETS else None
+                rounds[target].append(measure(target, server, path, args, group))
         results.update({target: median_round(measured) for target, measured in rounds.items()})
     finally:
         factory.stop_all()
         for process in backends:
             process.stop()
+        for peer in peers:
+            peer.stop()
         remove_run_dir(log_dir)
         shutil.rmtree(socket_dir, ignore_errors=True)
     return [results[t] for t in TARGETS if t in results]
@@ -219,34 +342,60 @@ def round_ratios(results: Sequence[Result], target: str, anchor: str) -> list[fl
     return [x / y for x, y in zip(a.rounds_rps, b.rounds_rps) if y]
 
 
+def _round_note(results: Sequence[Result], target: str, anchor: str) -> str:
+    per_round = round_ratios(results, target, anchor)
+    return " (rounds " + ", ".join(f"{r:.2f}" for r in per_round) + ")" if len(per_round) > 1 else ""
+
+
+def latency_goal_lines(results: Sequence[Result]) -> list[str]:
+    """p99 of every daemon mode at every connection count, against mod_wsgi daemon mode's at the same count."""
+    by_name = {r.target: r for r in results}
+    anchor = by_name.get(ANCHOR)
+    lines = []
+    for target in DAEMON_TARGETS:
+        ours = by_name.get(target)
+        counts = sorted(set(ours.by_connections) if ours else set())
+        for connections in counts or [0]:
+            mine = ours.by_connections.get(connections) if ours else None
+            theirs = anchor.by_connections.get(connections) if anchor else None
+            if mine is None or theirs is None:
+                lines.append(f"{'SKIP (not measured)':<20} {target} p99 <= {ANCHOR} p99")
+                continue
+            verdict = "PASS" if mine.p99_ms <= theirs.p99_ms else "FAIL"
+            lines.append(f"{verdict:<20} {target} p99 <= {ANCHOR} p99 at -c{connections}: "
+                         f"{mine.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms")
+    return lines
+
+
 def goal_lines(results: Sequence[Result]) -> list[str]:
+    """PASS/FAIL for every throughput goal of every daemon mode, then the latency goals."""
     lines = []
     for target, anchor, minimum in GOALS:
         value = ratio(results, target, anchor)
         verdict = "SKIP (not measured)" if value is None else "PASS" if value >= minimum else "FAIL"
-        if target.endswith("-tcp"):
-            verdict = f"({verdict.split()[0].lower()}, tcp)"  # reported; the goal is on the unix socket rows
-        shown = "-" if value is None else f"{value:.2f}x"
-        per_round = round_ratios(results, target, anchor)
-        if value is not None and len(per_round) > 1:
-            shown += " (rounds " + ", ".join(f"{r:.2f}" for r in per_round) + ")"
+        shown = "-" if value is None else f"{value:.2f}x" + _round_note(results, target, anchor)
         lines.append(f"{verdict:<20} {target} >= {minimum}x {anchor}: {shown}")
-    return lines
+    return lines + latency_goal_lines(results)
 
 
-def table(results: Sequence[Result]) -> str:
-    lines = [f"{'target':<18}{'req/s':>10}{'p99 ms':>10}{'vs ' + ANCHOR:>13}  notes"]
+def table(results: Sequence[Result], connections: Sequence[int]) -> str:
+    """One row per target: req/s (first connection count), ratio to the anchor, p50/p99 per connection count."""
+    latency_head = "".join(f"{f'p50/p99 ms c{c}':>20}" for c in connections)
+    lines = [f"{'target':<18}{'req/s':>10}{'vs ' + ANCHOR:>13}{latency_head}  notes"]
     for r in results:
         if r.error:
-            lines.append(f"{r.target:<18}{'-':>10}{'-':>10}{'-':>13}  {r.error}")
+            lines.append(f"{r.target:<18}{'-':>10}{'-':>13}{'':>{20 * len(connections)}}  {r.error}")
             continue
         value = ratio(results, r.target, ANCHOR)
         notes = ", ".join(f"{n} {label}" for n, label in ((r.non_2xx, "non-2xx"), (r.socket_errors, "socket errors"))
                           if n)
         spread = "/".join(f"{rps:.0f}" for rps in r.rounds_rps) if len(r.rounds_rps) > 1 else ""
-        notes = ", ".join(n for n in (f"rounds {spread}" if spread else "", notes) if n)
-        lines.append(f"{r.target:<18}{r.rps:>10.0f}{r.p99_ms:>10.2f}"
-                     f"{'-' if value is None else f'{value:.2f}x':>13}  {notes}")
+        cpu = f"daemon CPU {r.cpu_us:.0f} us/req" if r.cpu_us is not None else ""
+        notes = ", ".join(n for n in (cpu, f"rounds {spread}" if spread else "", notes) if n)
+        cells = "".join(f"{f'{lat.p50_ms:.2f}/{lat.p99_ms:.2f}' if lat else '-':>20}"
+                        for lat in (r.by_connections.get(c) for c in connections))
+        lines.append(f"{r.target:<18}{r.rps or 0:>10.0f}{'-' if value is None else f'{value:.2f}x':>13}{cells}"
+                     f"  {notes}")
     return "\n".join(lines)
 
 
@@ -261,6 +410,13 @@ def interpreter(python: str) -> str:
     return f"{python} (Python {version})"
 
 
+def daemon_build(python: str) -> str:
+    """What `fcgi-handlers --version` says about the build the daemon will run."""
+    done = subprocess.run([python, "-m", "fcgi_handlers", "--version"], capture_output=True, text=True, timeout=60,
+                          env=python_env(), cwd=ROOT)
+    return done.stdout.strip().split(", ", 1)[-1] if done.returncode == 0 else f"unknown ({done.stderr.strip()})"
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds wrk measures each target in each round "
@@ -270,7 +426,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each measurement, "
                         "0 for none (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
-    parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    parser.add_argument("--connections", default="16,64", help="wrk -c values, comma-separated; req/s and the "
+                        "throughput goals use the first, latency is reported for each (default 16,64)")
     parser.add_argument("--targets", default=",".join(TARGETS),
                         help=f"comma-separated subset of {','.join(TARGETS)}")
     parser.add_argument("--daemon-args", default="",
@@ -280,10 +437,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="interpreter for the daemon and flup (default: this one); mod_wsgi and mod_python embed "
                              "the system's libpython, so a like-for-like run uses a virtualenv made from the system's "
                              "python3 when this one is another build (see README, Performance)")
+    parser.add_argument("--pure", action="store_true", help="run the daemon's pure-Python modules even where a "
+                        "compiled build is installed (FCGI_HANDLERS_PURE=1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration < 1:
         parser.error("--rounds and --duration must be at least 1")
+    try:
+        args.connections = [int(c) for c in args.connections.split(",") if c]
+    except ValueError:
+        parser.error(f"--connections takes whole numbers separated by commas, not {args.connections!r}")
+    if not args.connections or min(args.connections) < 1:
+        parser.error("--connections needs at least one count of 1 or more")
     args.targets = [t for t in args.targets.split(",") if t]
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
@@ -297,9 +462,12 @@ def main(argv: Sequence[str]) -> int:
     if missing:
         print(f"bench: not installed: {', '.join(missing)} (run scripts/install-system-deps.sh)", file=sys.stderr)
         return 2
+    if args.pure:
+        os.environ[PURE_VARIABLE] = "1"  # the daemon's environment comes from ours
     results = run(args)
-    settings = {"wrk": f"-t{args.threads} -c{args.connections} -d{args.duration}s", "rounds": args.rounds,
-                "python": interpreter(args.python),
+    counts = ",".join(str(c) for c in args.connections)
+    settings = {"wrk": f"-t{args.threads} -c{counts} -d{args.duration}s", "rounds": args.rounds,
+                "python": interpreter(args.python), "build": daemon_build(args.python),
                 "warmup_s": args.warmup,
                 "daemon_args": args.daemon_args, "cpus": os.cpu_count()}
     if args.json:
@@ -308,8 +476,9 @@ def main(argv: Sequence[str]) -> int:
                           "goals": goal_lines(results)}, indent=2))
     else:
         print(f"wrk {settings['wrk']} (warm-up {args.warmup}s), median of {args.rounds} interleaved rounds, "
-              f"{settings['cpus']} CPUs; daemon and flup on {settings['python']}\n")
-        print(table(results) + "\n")
+              f"{settings['cpus']} CPUs; daemon and flup on {settings['python']}; daemon build: "
+              f"{settings['build']}\n")
+        print(table(results, args.connections) + "\n")
         print("\n".join(goal_lines(results)))
     return 0
 

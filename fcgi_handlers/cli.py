@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from fcgi_handlers import __version__, config
+from fcgi_handlers import __version__, build, config
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -123,7 +123,8 @@ def _ping(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fcgi-handlers", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"fcgi-handlers {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"fcgi-handlers {__version__}, {build.description()}, Python {sys.version.split()[0]}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the FastCGI daemon")

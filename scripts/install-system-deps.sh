@@ -3,10 +3,18 @@
 # Idempotent: does nothing when everything is present. Needs root (or sudo) and apt.
 set -euo pipefail
 
+# gcc and the Python headers let pip compile the per-request modules with mypyc (setup.py); without them the
+# package installs as pure Python.
 PKGS=(apache2 apache2-utils libapache2-mod-python libapache2-mod-wsgi-py3 wrk curl
-      docker.io docker-compose debootstrap
+      docker.io docker-compose debootstrap gcc libc6-dev python3-dev
       redis-server)   # RedisSession's tests start their own redis-server on a free loopback port
-if [ "${1:-}" = "--minimal" ]; then PKGS=(apache2 curl); fi
+# --bench adds the FastCGI peers benchmarks/bench.py measures the daemon against (php-fpm, uWSGI, a C responder on
+# libfcgi, built with the C compiler).
+BENCH_PKGS=(php8.2-fpm uwsgi-core uwsgi-plugin-python3 libfcgi-dev)
+case "${1:-}" in
+  --minimal) PKGS=(apache2 curl) ;;
+  --bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do

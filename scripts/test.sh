@@ -19,9 +19,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-# Reinstall only when pyproject.toml changed since the last install, so reruns work offline.
-stamp=.venv/.fcgi-handlers-pyproject.sha256
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+# Reinstall only when the install's inputs changed since the last one, so reruns work offline: pyproject.toml,
+# setup.py and the modules setup.py compiles (a compiled module shadows its source, so an edit must rebuild it).
+stamp=.venv/.fcgi-handlers-install.sha256
+compiled="$(grep -o '"fcgi_handlers/[^"]*\.py"' setup.py | tr -d '"')"
+# shellcheck disable=SC2086 - one path per word
+want="$(cat pyproject.toml setup.py $compiled | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
   echo "$want" > "$stamp"

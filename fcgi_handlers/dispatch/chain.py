@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Optional, Protocol
 
+from mypy_extensions import mypyc_attr
+
 from ..request.constants import DECLINED, HTTP_INTERNAL_SERVER_ERROR
 from ..request.exceptions import SERVER_RETURN
 from .directives import HandlerSpec
@@ -29,6 +31,7 @@ _RESULT_MESSAGE = ("Handler has returned result or raised SERVER_RETURN\nexcepti
                    "type. Type of value returned\nwas {}, whereas expected {}.")
 
 
+@mypyc_attr(native_class=False)
 class InvalidHandlerResult(DispatchError, TypeError):
     """A handler returned (or raised SERVER_RETURN with) something that is not an int; mod_python's text."""
 
@@ -90,8 +93,8 @@ def run_chain(req: ChainRequest, phase: Phase, handlers: Sequence[HandlerSpec], 
                 continue
             try:
                 value = obj(req)
-            except SERVER_RETURN as exc:
-                value, status = unpack_server_return(exc.args)
+            except SERVER_RETURN as returned:
+                value, status = unpack_server_return(returned.args)
                 if status:
                     req.status = status  # type: ignore[assignment]  # the request's setter checks the type
             result = checked_result(value)

@@ -353,8 +353,8 @@ class EventPool:
         while True:
             try:
                 start = conn.next_request()
-            except OSError as exc:
-                log.warning("closing connection %d: %s", conn.fd, exc)
+            except OSError as lost:
+                log.warning("closing connection %d: %s", conn.fd, lost)
                 self._close(conn, served)
                 return
             if start is None:

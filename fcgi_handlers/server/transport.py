@@ -21,6 +21,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Callable, Deque, Final, List, Optional, Tuple
 
+from mypy_extensions import mypyc_attr
+
 from ..protocol import (
     FCGI_AUTHORIZER,
     Event,
@@ -53,6 +55,7 @@ SETTLING: Final = "settling"
 RECV_SIZE = 65536
 
 
+@mypyc_attr(native_class=False)
 class ClientGone(OSError):
     """The web server closed the connection (or it broke) while a request was using it."""
 
@@ -262,9 +265,9 @@ class _StdinSource:
                 raise ClientGone("connection already lost")
             try:
                 alive = conn.receive()
-            except ProtocolError as exc:
+            except ProtocolError as error:
                 conn.broken = True
-                raise ClientGone(f"protocol error while reading stdin: {exc}") from exc
+                raise ClientGone(f"protocol error while reading stdin: {error}") from error
             except OSError as exc:
                 conn.broken = True
                 raise ClientGone(exc.errno, f"connection lost while reading stdin: {exc.strerror or exc}") from exc
@@ -284,8 +287,8 @@ def serve(
     request = build_request(conn, begun, params, spool_threshold)
     try:
         status = _app_status(app(request))
-    except ClientGone as exc:
-        log.info("request %s abandoned: %s", _uri(request), exc)
+    except ClientGone as gone:
+        log.info("request %s abandoned: %s", _uri(request), gone)
         conn.broken = True
         return request
     except BaseException as exc:  # even SystemExit from handler code: it must not end the pool thread
