@@ -251,7 +251,7 @@ class EventPool:
                 while self._leader is not None:
                     leading.wait()
                 self._leader = lane
-            while self._leader is lane:  # until the watchdog hands the epoll to another thread
+            while self._leads(lane):  # until the watchdog hands the epoll to another thread
                 for fd, _ in poll(-1, 1):
                     lane.seq += 1
                     lane.busy = True
@@ -264,7 +264,7 @@ class EventPool:
                             # backlog, take the next one without a trip through epoll_wait (a bounded burst, so
                             # kept connections' events wait at most that many requests).
                             burst = ACCEPT_BURST
-                            while self._on_listener(listener) and burst and self._leader is lane:
+                            while self._on_listener(listener) and burst and self._leads(lane):
                                 burst -= 1
                                 lane.seq += 1  # a new request for the watchdog, not one long event
                         else:
@@ -277,6 +277,13 @@ class EventPool:
         """(main) Whether the thread holding the epoll is serving an event."""
         lane = self._leader
         return lane is not None and lane.busy
+
+    def _leads(self, lane: _Lane) -> bool:
+        """Whether `lane` holds the epoll. The watchdog thread may set the leader to None at any time: read here, the
+        attribute keeps its declared Optional type, where right after `self._leader = lane` the type checker narrows
+        it to `_Lane` and mypyc's compiled code would then refuse the None."""
+        leader = self._leader
+        return leader is not None and leader is lane
 
     def watch(self) -> bool:
         """(main) The watchdog, called every worker.WATCH_TICK while a request runs: a leader that has been on the same
@@ -296,7 +303,7 @@ class EventPool:
             # fight it for the GIL. A blocked leader (I/O, sleep) is replaced at once; a computing one in a while.
             return True
         with self._leading:
-            if self._leader is lane and lane.busy and lane.seq == seen[1]:
+            if self._leads(lane) and lane.busy and lane.seq == seen[1]:
                 self._leader = None
                 self._leading.notify()
         self._watched = None
