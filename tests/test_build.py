@@ -56,3 +56,11 @@ def test_no_compiled_module_is_older_than_its_source() -> None:
     """A compiled module shadows its source: an edit that was not rebuilt would go untested."""
     if os.environ.get(build.PURE_VARIABLE) != "1":
         assert build.stale_modules() == [], "rebuild: scripts/test.sh does, or pip install -e . by hand"
+
+
+def test_the_apache_side_needs_only_the_standard_library() -> None:
+    """The Apache image copies the package and runs its entrypoint with Debian's python3 alone (no site-packages)."""
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import fcgi_handlers.apache, fcgi_handlers.apache.demo"
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ.get("PATH", ""), build.PURE_VARIABLE: "1"})
+    assert done.returncode == 0, done.stderr

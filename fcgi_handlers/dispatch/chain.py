@@ -18,27 +18,12 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Optional, Protocol
 
-from mypy_extensions import mypyc_attr
-
 from ..request.constants import DECLINED, HTTP_INTERNAL_SERVER_ERROR
 from ..request.exceptions import SERVER_RETURN
 from .directives import HandlerSpec
-from .errors import DispatchError
+from .errors import InvalidHandlerResult
 from .loader import resolve_object
 from .phases import Phase
-
-_RESULT_MESSAGE = ("Handler has returned result or raised SERVER_RETURN\nexception with argument having non integer "
-                   "type. Type of value returned\nwas {}, whereas expected {}.")
-
-
-@mypyc_attr(native_class=False)
-class InvalidHandlerResult(DispatchError, TypeError):
-    """A handler returned (or raised SERVER_RETURN with) something that is not an int; mod_python's text."""
-
-    def __init__(self, value: object) -> None:
-        super().__init__(_RESULT_MESSAGE.format(type(value), int))
-        self.value = value
-
 
 def unpack_server_return(args: Sequence[object]) -> tuple[object, object]:
     """`SERVER_RETURN.args` -> (result, status): `(rc,)` -> (rc, None); `(rc, status)` -> both; more -> first.

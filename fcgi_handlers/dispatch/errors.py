@@ -22,6 +22,21 @@ class DispatchError(Exception):
 
     status: ClassVar[int] = HTTP_INTERNAL_SERVER_ERROR
 
+
+_RESULT_MESSAGE = ("Handler has returned result or raised SERVER_RETURN\nexception with argument having non integer "
+                   "type. Type of value returned\nwas {}, whereas expected {}.")
+
+
+class InvalidHandlerResult(DispatchError, TypeError):
+    """A handler returned (or raised SERVER_RETURN with) something that is not an int; mod_python's text.
+
+    Defined here, in a module setup.py does not compile, with the other exceptions: a compiled module cannot define
+    a subclass of a built-in exception as a native class."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(_RESULT_MESSAGE.format(type(value), int))
+        self.value = value
+
 _MOVED = '<p>The document has moved <a href="{location}">here</a>.</p>\n'
 _AUTH = ("<p>This server could not verify that you\nare authorized to access the document\n"
          "requested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\n"

@@ -10,7 +10,8 @@ from .arbiter import Arbiter, configure_logging
 from .body import Body
 from .settings import Settings
 from .sockets import BindError
-from .transport import App, ClientGone, FastCGIRequest, Sink
+from .errors import ClientGone
+from .transport import App, FastCGIRequest, Sink
 
 __all__ = [
     "App", "Arbiter", "BindError", "Body", "ClientGone", "FastCGIRequest", "Settings", "Sink", "configure_logging",

@@ -21,8 +21,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Callable, Deque, Final, List, Optional, Tuple
 
-from mypy_extensions import mypyc_attr
-
 from ..protocol import (
     FCGI_AUTHORIZER,
     Event,
@@ -35,6 +33,7 @@ from ..protocol import (
     StdinReceived,
 )
 from .body import Body
+from .errors import ClientGone
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,6 @@ SETTLING: Final = "settling"
 
 # Large enough for several of Apache's 8 KB stdin records per system call (its iobuffersize default).
 RECV_SIZE = 65536
-
-
-@mypyc_attr(native_class=False)
-class ClientGone(OSError):
-    """The web server closed the connection (or it broke) while a request was using it."""
 
 
 class Connection:
