@@ -1,4 +1,4 @@
-"""The `fcgi-handlers` command: serve, apache-config, demo, ping, status, conformance.
+"""The `fcgi-handlers` command: serve, apache-config, convert, demo, ping, status, conformance.
 
 Each subcommand is a thin function over a library call, so the tests drive the same code paths as a user's shell.
 Exit codes: 0 success, 1 failure (a ping that got no answer), 2 bad usage or configuration.
@@ -184,6 +184,53 @@ def _apache_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    """`convert`: 0 when every mod_python directive converted, 1 otherwise (each named by file:line), 2 for usage."""
+    from pathlib import Path
+
+    from fcgi_handlers.apache import Backend
+    from fcgi_handlers.apache.convert import convert
+    from fcgi_handlers.apache.convert_output import problems, write
+    from fcgi_handlers.apache.reader import ReadError
+
+    source = Path(args.server_config)
+    if not source.is_file():
+        raise config.ConfigError(f"convert: {source} is not a file")
+    try:
+        backend = Backend.from_bind(args.bind)
+        auth = Backend.from_bind(args.auth_bind) if args.auth_bind else None
+    except ValueError as exc:
+        raise config.ConfigError(f"convert: {exc}") from None
+    if auth is not None and auth.socket is not None:
+        raise config.ConfigError(f"convert: --auth-bind {args.auth_bind}: mod_authnz_fcgi reaches the daemon over "
+                                 "TCP only: give HOST:PORT")
+    out = Path(args.out) if args.out else Path("fcgi-handlers-converted")
+    if not args.check:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise config.ConfigError(f"convert: --out {out} exists and is not an empty directory")
+        if out.resolve() == source.parent.resolve():
+            raise config.ConfigError("convert: --out is the configuration's own directory; the conversion never "
+                                     "writes in place")
+    try:
+        conversion = convert(source, backend, auth)
+    except ReadError as exc:
+        print(f"fcgi-handlers convert: {exc}", file=sys.stderr)
+        return 1
+    found = problems(conversion)
+    for line in found:
+        print(line)
+    if not args.check:
+        try:
+            written = write(conversion, out)
+        except OSError as exc:
+            raise config.ConfigError(f"convert: cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+        print(f"wrote {len(written)} files to {out}: converted files, fcgi-handlers.toml, report.md "
+              f"({len(conversion.findings)} mod_python directives, {len(found)} not converted)")
+    elif not found:
+        print(f"{source}: {len(conversion.findings)} mod_python directives, all convert")
+    return 1 if found else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from fcgi_handlers.apache.demo import run_demo
 
@@ -273,6 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
     snippet.add_argument("--debug", action="store_true",
                          help="PythonDebug On: tracebacks go to the client (development only; default Off)")
     snippet.set_defaults(func=_apache_config)
+
+    converter = commands.add_parser("convert", help="convert a whole mod_python Apache configuration (every "
+                                    "included file, .htaccess files) to send its requests to the daemon")
+    converter.add_argument("server_config", metavar="SERVER_CONFIG", help="Apache's main file (apache2.conf)")
+    converter.add_argument("--bind", default="127.0.0.1:9000", metavar="ADDR",
+                           help="the daemon's address (HOST:PORT or unix:PATH)")
+    converter.add_argument("--auth-bind", default=None, metavar="HOST:PORT",
+                           help="the daemon's TCP address for mod_authnz_fcgi (auth handlers; needed when --bind "
+                                "is a unix socket)")
+    converter.add_argument("--out", default=None, metavar="DIR",
+                           help="where to write (a new directory; default ./fcgi-handlers-converted)")
+    converter.add_argument("--check", action="store_true",
+                           help="write nothing; exit 0 only when every mod_python directive converts")
+    converter.set_defaults(func=_convert)
 
     demo = commands.add_parser("demo", help="serve the example handlers through a private Apache on loopback")
     demo.add_argument("--port", type=checked(_port, "port"), default=8080, help="Apache's port on 127.0.0.1")

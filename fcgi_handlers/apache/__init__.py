@@ -2,8 +2,11 @@
 
 `paths` says where Apache's binary and modules are; `config` renders configuration text (the snippet an existing
 Apache includes, a standalone httpd.conf, the proxy worker and mod_authnz_fcgi lines); `translate` turns one
-mod_python configuration block into the block that sends the same requests to the daemon; `runner` starts and stops
-Apache and the daemon as child processes (tests, demo, conformance, benchmark); `demo` is `fcgi-handlers demo`.
+mod_python configuration block into the block that sends the same requests to the daemon; `reader` reads a whole
+configuration as Apache does, `servers` says which server a block belongs to and whether its requests reach
+mod_python, and `convert` (with `convert_output`) converts every file of it (`fcgi-handlers convert`); `runner`
+starts and stops Apache and the daemon as child processes (tests, demo, conformance, benchmark); `demo` is
+`fcgi-handlers demo`.
 Rendering and translation are pure text functions; only `runner` and `demo` touch processes. The public names of
 `config` and `translate` are importable from this package.
 """

@@ -31,8 +31,8 @@ _UNSUPPORTED = {
     "pythontranshandler": "is server-level: a server-level `SetEnv PythonTransHandler ...` has the daemon run it "
                           "after post-read-request (Apache's own URI translation has already run)",
     "pythonconnectionhandler": "handles the raw client connection, which only Apache holds",
-    "pythoninputfilter": "Apache filters cannot run out of process",
-    "pythonoutputfilter": "Apache filters cannot run out of process",
+    "pythoninputfilter": "is an Apache filter, and filters run inside Apache's process only",
+    "pythonoutputfilter": "is an Apache filter, and filters run inside Apache's process only",
     "pythonimport": "is server-wide: give the daemon `--import MODULE[::FUNC] [INTERPRETER]`",
     "pythonoptimize": "is server-wide; start the daemon's Python with -OO instead",
 }
@@ -51,6 +51,11 @@ _SERVER_SECTIONS = ("virtualhost",)
 _EMULATED_PHASES = frozenset(phase.directive for phase in PHASES if phase.placement is Placement.BEFORE_CONTENT)
 _CANONICAL = {name.lower(): name for name in (*_PLAIN_DIRECTIVES, *_FLAG_DIRECTIVES, *_PHASE_DIRECTIVES)}
 _HANDLER_DIRECTIVES = frozenset(name.lower() for name in (*_PHASE_DIRECTIVES, HANDLER_MODULE))
+
+
+def unsupported_reason(name: str) -> Optional[str]:
+    """Why a mod_python directive cannot be carried by a block sent to the daemon; None when it can."""
+    return _UNSUPPORTED.get(name.lower())
 
 
 def split_arguments(line: str) -> list[str]:
@@ -219,9 +224,18 @@ def _translate_block(lines: Iterable[str], backend: Backend, *, container: str, 
         # mod_dir would redirect before the daemon runs the block's early phase handlers: the daemon does it after.
         slots += [(False, "DirectorySlash Off"),
                   (False, f'SetEnvIfExpr "-d %{{REQUEST_FILENAME}}" {quote(DIRECTORY_SLASH_PARAM + "=On")}')]
-    if params:
+    routes = any(line.startswith(("ProxyPass ", "SetHandler \"proxy:", "AddHandler \"proxy:"))
+                 for is_key, line in slots if not is_key)
+    if params or routes:
         requires = [raw.split(None, 1)[1] if len(raw.split(None, 1)) == 2 else "" for raw in plan.requires]
+        declares_handlers = any(key in _PHASE_DIRECTIVES or key == HANDLER_MODULE for key in params)
         for key, value in context.params(requires):
+            # mod_python's req.hlist.directory is the section that declared the handler, and a <Location> is
+            # mounted where it routes to mod_python: a block that does neither (options only) leaves the enclosing
+            # block's values in place.
+            if key == DIRECTORY_PARAM and not declares_handlers or key == LOCATION_PARAM and not (
+                    declares_handlers or routes):
+                continue
             if key not in params:
                 params[key] = {"": [value]}
                 slots.append((True, key))
@@ -322,11 +336,16 @@ def _server_name(lines: Iterable[str]) -> Optional[str]:
     for line in lines:
         words = split_arguments(line.strip()) if not line.startswith("\0") else []
         if len(words) >= 2 and words[0].lower() == "servername":
-            host = words[1].split("://", 1)[-1]
-            if host.startswith("["):
-                return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
-            return host.split(":", 1)[0]
+            return server_host(words[1])
     return None
+
+
+def server_host(value: str) -> str:
+    """The host of a `ServerName` value `[scheme://]host[:port]`, as Apache keeps it for the server."""
+    host = value.split("://", 1)[-1]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"  # an IPv6 literal keeps its brackets
+    return host.split(":", 1)[0]
 
 
 def _logical_lines(lines: Iterable[str]) -> list[str]:

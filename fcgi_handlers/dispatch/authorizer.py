@@ -1,4 +1,5 @@
-"""PythonAuthenHandler and PythonAuthzHandler inside Apache's auth phases: mod_authnz_fcgi's AUTHORIZER calls.
+"""PythonAuthenHandler and PythonAuthzHandler (and PythonAccessHandler before them) inside Apache's auth phases:
+mod_authnz_fcgi's AUTHORIZER calls.
 
 mod_authnz_fcgi calls the daemon with FCGI_ROLE=AUTHORIZER, no body, and FCGI_APACHE_ROLE saying which Apache phase
 asks (`docs/apache-facts.md` §8): `phases.AUTHORIZER_PHASES` maps it to the phases this call runs, with the chain loop

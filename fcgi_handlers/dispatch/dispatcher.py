@@ -46,7 +46,8 @@ from .errors import DispatchError, debug_page, log_lines, stock_page
 from .handler_request import DaemonSink, HandlerEntry, HandlerNote, HandlerRequest, RequestLog, redirect_params
 from .loader import Loader
 from .namespaces import MAIN_INTERPRETER, Namespaces
-from .phases import CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker, phases_at
+from .phases import (AUTHORIZER_RUNS, CONFIGURED_HANDLER, CONTENT, PHASES, Phase, Placement, apache_ran_marker,
+                     phases_at)
 from .static import serve_declined
 from .trust import ParamPolicy, check_params
 
@@ -96,8 +97,8 @@ class Dispatcher:
         if settings.emulate_auth:
             placements.add(Placement.APACHE_AUTH)
         # The phases up to the content, in table order, each with the marker that says Apache already ran it.
-        self._request_phases = tuple((phase, apache_ran_marker(phase) if phase.placement is Placement.APACHE_AUTH
-                                      else None) for phase in PHASES if phase.placement in placements)
+        self._request_phases = tuple((phase, apache_ran_marker(phase) if phase in AUTHORIZER_RUNS else None)
+                                     for phase in PHASES if phase.placement in placements)
         # Whether `_run_request_phases` may jump to the content phase when it is the only one configured: true
         # when the content phase runs here and SetHandler is applied before it (the only effect of the others).
         before = [phase for phase, _ in self._request_phases][:-1]

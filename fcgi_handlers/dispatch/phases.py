@@ -11,6 +11,7 @@ Where each phase runs (the README's phase table is `placement_table()`):
   (Apache's own hooks for them cannot call out of process);
 - Authen/Authz: inside Apache's auth phases when mod_authnz_fcgi calls the daemon as a FastCGI AUTHORIZER
   (`AUTHORIZER_PHASES` says which phases a call runs, by its FCGI_APACHE_ROLE), else emulated like the others;
+  Access also runs first in such an authentication call, where there is one;
 - Log, then the `req.register_cleanup()` callbacks, then Cleanup: after the last byte of the response went to
   Apache, so the client never waits for them.
 
@@ -94,15 +95,21 @@ CONTENT: Phase = BY_DIRECTIVE["PythonHandler"]
 CONFIGURED_HANDLER = "mod_python"
 
 # FCGI_APACHE_ROLE of a mod_authnz_fcgi call -> the phases it runs, in order.  AUTHENTICATOR comes from an `authn`
-# provider (AuthBasicProvider or AuthnzFcgiCheckAuthnProvider): the daemon runs authen and then, when it has
-# handlers, authz in the same call, so a PythonAuthzHandler's 403 reaches the client as mod_python sends it (an
-# authz provider's refusal is always 401 for a user Apache authenticated).  AUTHORIZER comes from `Require NAME`
-# (an `authz` provider, for blocks whose authentication is Apache's own); a generic `authnz` provider sends none.
+# provider (AuthBasicProvider or AuthnzFcgiCheckAuthnProvider): the daemon runs access, authen and then, when it
+# has handlers, authz in the same call, so a PythonAuthzHandler's 403 reaches the client as mod_python sends it (an
+# authz provider's refusal is always 401 for a user Apache authenticated).  Access comes first because mod_python
+# runs it before authentication and mod_authnz_fcgi has no access-checker hook of its own: in this call it also
+# guards content Apache serves itself.  AUTHORIZER comes from `Require NAME` (an `authz` provider, for blocks whose
+# authentication is Apache's own); a generic `authnz` provider sends none.
+_AUTHENTICATION = (BY_DIRECTIVE["PythonAccessHandler"], BY_DIRECTIVE["PythonAuthenHandler"],
+                   BY_DIRECTIVE["PythonAuthzHandler"])
 AUTHORIZER_PHASES: Mapping[Optional[str], tuple[Phase, ...]] = MappingProxyType({
-    "AUTHENTICATOR": (BY_DIRECTIVE["PythonAuthenHandler"], BY_DIRECTIVE["PythonAuthzHandler"]),
+    "AUTHENTICATOR": _AUTHENTICATION,
     "AUTHORIZER": (BY_DIRECTIVE["PythonAuthzHandler"],),
-    None: (BY_DIRECTIVE["PythonAuthenHandler"], BY_DIRECTIVE["PythonAuthzHandler"]),
+    None: _AUTHENTICATION,
 })
+# Every phase an authorizer call may run: the responder skips one that a call already ran (`apache_ran_marker`).
+AUTHORIZER_RUNS: frozenset[Phase] = frozenset(phase for phases in AUTHORIZER_PHASES.values() for phase in phases)
 
 
 def phases_at(placement: Placement) -> tuple[Phase, ...]:

@@ -11,6 +11,7 @@ import pytest
 
 from fcgi_handlers.apache import (Backend, Route, UnsupportedDirective, mod_python_block_to_daemon,
                                   mod_python_to_daemon)
+from fcgi_handlers.apache.translate import Context
 from fcgi_handlers.dispatch.directives import parse_directives
 from fcgi_handlers.dispatch.phases import BY_DIRECTIVE
 
@@ -255,6 +256,23 @@ def test_directory_slash_moves_to_the_daemon_when_it_emulates_early_phases() -> 
                   ["SetHandler mod_python", "PythonFixupHandler f", "DirectorySlash On"]):
         assert not any("DirectorySlash" in line and "Off" in line for line in mod_python_to_daemon(
             block, BACKEND, container="Directory")), block
+
+
+def test_a_directory_block_without_handlers_leaves_the_handler_directory_alone() -> None:
+    # mod_python's req.hlist.directory is the section that declared the handler, not one that only sets options.
+    assert "PythonDirectory" not in setenv(mod_python_to_daemon(["PythonOption k v"], BACKEND, container="Directory",
+                                                                directory="/srv/app/sub"))
+    assert setenv(mod_python_to_daemon(["PythonHandler h"], BACKEND, container="Directory",
+                                       directory="/srv/app"))["PythonDirectory"] == "/srv/app"
+
+
+def test_a_location_that_only_sets_options_keeps_the_enclosing_mount() -> None:
+    # <Location /b/deeper/> with a PythonOption below <Location /b/> (SetHandler mod_python): the request is still
+    # mounted at /b/, where mod_python's handler was declared.
+    assert "PythonLocation" not in setenv(mod_python_to_daemon(["PythonOption k v"], BACKEND,
+                                                               context=Context(location="/b/deeper/")))
+    assert setenv(mod_python_to_daemon(["SetHandler mod_python"], BACKEND, context=Context(location="/b/")))[
+        "PythonLocation"] == "/b/"
 
 
 @pytest.mark.parametrize("server_name, passed", [("test_interp:80", "test_interp"),

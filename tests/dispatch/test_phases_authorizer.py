@@ -189,3 +189,26 @@ def test_after_a_refusal_the_log_and_cleanup_phases_run_here(harness: Harness) -
         not allowed.logged("cleanup phase")
     inline_refusal = authorize(harness, "AUTHENTICATOR", "authen=403")
     assert inline_refusal.logged("log phase status=403") and inline_refusal.logged("cleanup phase")
+
+
+ACCESS = """
+from mod_python import apache
+def accesshandler(req):
+    req.log_error("access user=%r" % req.user)
+    return apache.HTTP_FORBIDDEN if "deny" in (req.args or "") else apache.OK
+"""
+
+
+def test_access_runs_first_in_an_authentication_call(harness: Harness) -> None:
+    # mod_python runs the access phase before authentication; mod_authnz_fcgi has no access-checker hook, so the
+    # authentication call runs it first (it then also guards content Apache serves itself).
+    access, name = harness.module(ACCESS), harness.module(AUTH)
+    directives = {"PythonAccessHandler": access, "PythonAuthenHandler": name}
+    allowed = authorize(harness, "AUTHENTICATOR", directives=directives)
+    assert allowed.status == "Status: 200 OK"
+    assert "Variable-FCGI_HANDLERS_RAN_ACCESSHANDLER: 1" in allowed.head
+    assert [line for line in allowed.log if "access user" in line or "authen user" in line][0].endswith(
+        "access user=None")
+    denied = authorize(harness, "AUTHENTICATOR", query="deny", directives=directives)
+    assert denied.status == "Status: 403 Forbidden" and not denied.logged("authen user")
+    assert not authorize(harness, "AUTHORIZER", directives=directives).logged("access user")

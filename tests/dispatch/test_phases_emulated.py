@@ -154,6 +154,14 @@ def test_auth_phases_that_ran_inside_apache_are_not_run_again(harness: Harness) 
     assert (ran.status, ran.body) == ("Status: 200 OK", b"chosen None")
 
 
+def test_access_that_ran_in_the_authentication_call_is_not_run_again(harness: Harness) -> None:
+    name = harness.module("def accesshandler(req):\n    req.write('access ')\n    return 0\n"
+                          "def handler(req):\n    req.write('content')\n    return 0\n")
+    directives = {"PythonAccessHandler": name, "PythonHandler": name}
+    assert harness.request(directives).body == b"access content"
+    assert harness.request(directives, FCGI_HANDLERS_RAN_ACCESSHANDLER="1").body == b"content"
+
+
 REDIRECTING = """
 def handler(req):
     if req.prev is None and req.uri == '/app/page':
