@@ -68,6 +68,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise ValueError(f"{text!r} is not a file")
+    return text
+
+
 def _directory(text: str) -> str:
     if not os.path.isdir(text):
         raise ValueError(f"{text!r} is not a directory")
@@ -188,28 +194,19 @@ def _convert(args: argparse.Namespace) -> int:
     """`convert`: 0 when every mod_python directive converted, 1 otherwise (each named by file:line), 2 for usage."""
     from pathlib import Path
 
-    from fcgi_handlers.apache import Backend
     from fcgi_handlers.apache.convert import convert
     from fcgi_handlers.apache.convert_output import problems, write
     from fcgi_handlers.apache.reader import ReadError
 
     source = Path(args.server_config)
-    if not source.is_file():
-        raise config.ConfigError(f"convert: {source} is not a file")
-    try:
-        backend = Backend.from_bind(args.bind)
-        auth = Backend.from_bind(args.auth_bind) if args.auth_bind else None
-    except ValueError as exc:
-        raise config.ConfigError(f"convert: {exc}") from None
-    if auth is not None and auth.socket is not None:
-        raise config.ConfigError(f"convert: --auth-bind {args.auth_bind}: mod_authnz_fcgi reaches the daemon over "
-                                 "TCP only: give HOST:PORT")
+    backend: Backend = args.bind   # argparse applies `type=` to the default too
+    auth: Optional[Backend] = args.auth_bind
     out = Path(args.out) if args.out else Path("fcgi-handlers-converted")
     if not args.check:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise config.ConfigError(f"convert: --out {out} exists and is not an empty directory")
+            raise config.ConfigError(f"--out {out} exists and is not an empty directory")
         if out.resolve() == source.parent.resolve():
-            raise config.ConfigError("convert: --out is the configuration's own directory; the conversion never "
+            raise config.ConfigError("--out is the configuration's own directory; the conversion never "
                                      "writes in place")
     try:
         conversion = convert(source, backend, auth)
@@ -223,7 +220,7 @@ def _convert(args: argparse.Namespace) -> int:
         try:
             written = write(conversion, out)
         except OSError as exc:
-            raise config.ConfigError(f"convert: cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+            raise config.ConfigError(f"--out: cannot write {exc.filename or out}: {exc.strerror or exc}") from None
         print(f"wrote {len(written)} files to {out}: converted files, fcgi-handlers.toml, report.md "
               f"({len(conversion.findings)} mod_python directives, {len(found)} not converted)")
     elif not found:
@@ -323,10 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     converter = commands.add_parser("convert", help="convert a whole mod_python Apache configuration (every "
                                     "included file, .htaccess files) to send its requests to the daemon")
-    converter.add_argument("server_config", metavar="SERVER_CONFIG", help="Apache's main file (apache2.conf)")
-    converter.add_argument("--bind", default="127.0.0.1:9000", metavar="ADDR",
+    converter.add_argument("server_config", type=checked(_file, "file"), metavar="SERVER_CONFIG",
+                           help="Apache's main file (apache2.conf)")
+    converter.add_argument("--bind", type=checked(_backend, "address"), default="127.0.0.1:9000", metavar="ADDR",
                            help="the daemon's address (HOST:PORT or unix:PATH)")
-    converter.add_argument("--auth-bind", default=None, metavar="HOST:PORT",
+    converter.add_argument("--auth-bind", type=checked(_tcp_backend, "address"), default=None, metavar="HOST:PORT",
                            help="the daemon's TCP address for mod_authnz_fcgi (auth handlers; needed when --bind "
                                 "is a unix socket)")
     converter.add_argument("--out", default=None, metavar="DIR",

@@ -215,8 +215,11 @@ def _url_path(value: Any) -> Optional[str]:
 
 
 def _seconds_or_off(value: Any) -> float:
-    number = float(value)
-    if not number >= 0:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("expected a number of seconds, 0 (off) or more") from None
+    if not 0 <= number < float("inf"):  # NaN fails this too
         raise ValueError("must be 0 (off) or more")
     return number
 

@@ -51,6 +51,23 @@ BAD: list[tuple[str, str, list[str], str]] = [
     ("demo", "--handlers", ["--handlers", "/nonexistent-dir"], "not a directory"),
     ("ping", "address", ["nonsense"], "HOST:PORT"),
     ("ping", "--timeout", ["--timeout", "-1"], "above 0"),
+    ("serve", "--wsgi", ["--wsgi", "no_such_module:app"], "no module named"),
+    ("serve", "--allowed-clients", ["--allowed-clients", "a/b/c"], "neither an IP address"),
+    ("serve", "--fixed", ["--fixed", "PythonDebug"], "KEY=VALUE"),
+    ("serve", "--fixed", ["--fixed", "NotADirective=1"], "not a directive"),
+    ("serve", "--allow-params", ["--allow-params", "Bogus"], "not a Python* directive"),
+    ("serve", "--status-path", ["--status-path", "fh"], "starting with /"),
+    ("serve", "--slowlog-timeout", ["--slowlog-timeout", "-1"], "0 (off) or more"),
+    ("serve", "--slowlog", ["--slowlog", "/nonexistent-dir/slow.log"], "cannot append"),
+    ("serve", "--request-timeout", ["--request-timeout", "abc"], "--request-timeout"),
+    ("serve", "--access-log", ["--access-log", "/nonexistent-dir/access.log"], "cannot append"),
+    ("convert", "server_config", ["/nonexistent.conf"], "not a file"),
+    ("convert", "--bind", [str(REPO / "pyproject.toml"), "--bind", "nonsense"], "HOST:PORT"),
+    ("convert", "--auth-bind", [str(REPO / "pyproject.toml"), "--auth-bind", "unix:/run/x.sock"], "TCP only"),
+    ("convert", "--out", [str(REPO / "pyproject.toml"), "--out", str(REPO)], "not an empty directory"),
+    ("status", "address", ["nonsense"], "HOST:PORT"),
+    ("status", "--path", ["--path", "fh"], "starts with '/'"),
+    ("status", "--timeout", ["--timeout", "-1"], "above 0"),
     ("conformance", "--scenario", ["--scenario", "no-such-scenario"], "no such scenario"),
     ("conformance", "--area", ["--area", "no-such-area"], "no such area"),
 ]
@@ -61,6 +78,8 @@ FREE_TEXT = {
     ("conformance", "--docs"),     # likewise
 }
 SERVE_DEFAULTS = ["--path", str(REPO / "examples")]
+# A valid value for each required positional, so an unknown flag is what the parser reports.
+POSITIONALS = {"convert": [str(REPO / "pyproject.toml")]}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -106,12 +125,12 @@ def test_every_option_has_a_bad_value_case() -> None:
 
 @pytest.mark.parametrize("command", sorted(subcommands()))
 def test_unknown_flag_and_missing_value_of_every_subcommand(capsys: pytest.CaptureFixture[str], command: str) -> None:
-    code, err = run(capsys, [command, "--no-such-flag"])
+    code, err = run(capsys, [command, *POSITIONALS.get(command, []), "--no-such-flag"])
     assert_one_line(code, err, command)
     assert "--no-such-flag" in err
     for action in subcommands()[command]._actions:
         if action.option_strings and action.nargs is None:  # one value required (nargs="?" has none to miss)
-            code, err = run(capsys, [command, action.option_strings[-1]])
+            code, err = run(capsys, [command, *POSITIONALS.get(command, []), action.option_strings[-1]])
             assert_one_line(code, err, command)
             assert "expected one argument" in err
 

@@ -196,9 +196,10 @@ def test_what_apache_does_not_send_goes_as_params() -> None:
         ["PythonHandler", "hello"], ["PythonLocation", "^/app/(a|b)"], ["PythonServerName", "www.example.com"],
         ["PythonRequire.1", "user bob alice"], ["PythonRequire.2", "ip 127.0.0.1"]]
     assert location.directives("Require") == [["user", "bob", "alice"], ["ip", "127.0.0.1"]]  # Apache still enforces
+    # The <Files> inside only sets options: the request stays mounted where the handler was declared (the
+    # enclosing section's PythonLocation, which Apache merges in).
     (files,) = location.sections("Files")
-    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonLocation", "^/app/(a|b)"],
-                                          ["PythonServerName", "www.example.com"]]
+    assert files.directives("SetEnv") == [["PythonDebug", "On"], ["PythonServerName", "www.example.com"]]
 
 
 def test_a_files_section_alone_in_its_directory_still_passes_the_directory() -> None:

@@ -133,12 +133,12 @@ def test_settings_from_the_command_line_and_the_config_file(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--fixed", "PythonDebug=Sometimes"], "fixed"), (["--allow-params", "PythonFoo"], "allow_params"),
-    (["--allowed-clients", "10.0.0.0/99"], "allowed_clients"),
+    (["--fixed", "PythonDebug=Sometimes"], "--fixed"), (["--allow-params", "PythonFoo"], "--allow-params"),
+    (["--allowed-clients", "10.0.0.0/99"], "--allowed-clients"),
     (["--fixed", "PythonPath=['/etc']"], "outside the configured paths"),
 ])
 def test_bad_settings_exit_2_with_one_line(argv: list[str], message: str) -> None:
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors):
-        assert cli.main(["serve", *argv]) == 2
+        assert cli.main(["serve", "--path", str(Path(__file__).parent), *argv]) == 2
     assert message in errors.getvalue() and len(errors.getvalue().strip().splitlines()) == 1
