@@ -365,7 +365,8 @@ def identities(cfg: Config) -> tuple[Optional[RunAs], Optional[int], Optional[in
 
 
 def require_path(cfg: Config) -> None:
-    """`serve` without an import directory would answer every request with an import error: refuse to start."""
-    if not cfg.path:
+    """`serve` without an import directory would answer every request with an import error: refuse to start. A WSGI
+    application (`--wsgi`) is imported at start, from --path or the working directory, so it needs none."""
+    if not cfg.path and not cfg.wsgi:
         raise ConfigError("no --path: name the directory your handler modules live in (repeatable; or `path` in "
                           "the --config file); the daemon imports handlers from nowhere else")

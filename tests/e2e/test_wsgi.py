@@ -44,7 +44,7 @@ OUR_IMPORT = "from fcgi_handlers.flup import WSGIServer"
 
 def flup_example() -> str:
     """The example script in flup's own `flup.server.fcgi` docstring, as flup ships it."""
-    import flup.server.fcgi as flup_fcgi  # type: ignore[import-untyped]
+    import flup.server.fcgi as flup_fcgi
 
     doc = inspect.getdoc(flup_fcgi) or ""
     lines = doc.split("Example usage:", 1)[1].split("See the documentation", 1)[0].strip().splitlines()

@@ -323,12 +323,14 @@ def test_upload_named_outside_latin1_is_parsed() -> None:
     # back as every table does (UTF-8 when the bytes are); bytes that are not UTF-8 stay one character per byte.
     name = "\u65e5\u672c\u20ac.txt"
     body = multipart_body([("doc", name, "text/plain", b"data")])
-    doc = util.FieldStorage(post_request(body, multipart_type()))["doc"]
+    doc = one(util.FieldStorage(post_request(body, multipart_type())), "doc", util.Field)
     assert doc.filename == name and doc.value == b"data"
     assert doc.headers["Content-Disposition"] == f'form-data; name="doc"; filename="{name}"'
     raw = multipart_body([("doc", "x", "text/plain", b"data")]).replace(b'filename="x"', b'filename="\xc5\xdf\x99"')
-    doc = util.FieldStorage(post_request(raw, multipart_type()))["doc"]
-    assert doc.filename == "\xc5\xdf\x99" and doc.headers["Content-Disposition"].endswith('filename="\xc5\xdf\x99"')
+    doc = one(util.FieldStorage(post_request(raw, multipart_type())), "doc", util.Field)
+    disposition = doc.headers["Content-Disposition"]
+    assert doc.filename == "\xc5\xdf\x99" and isinstance(disposition, str)
+    assert disposition.endswith('filename="\xc5\xdf\x99"')
 
 
 @pytest.mark.parametrize("charset", ["utf\0", "idna", "punycode", "undefined", "uu_codec", "no-such-charset"])

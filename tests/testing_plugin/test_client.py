@@ -96,7 +96,7 @@ def test_a_url_no_section_serves_is_a_404_that_says_so(handlers: Path) -> None:
     ("PythonHandler app", "outside a <Location> or <Directory> section"),
     ('<Location "/a/">\n SetHandler mod_python\n PythonHandler app\n', "not closed"),
     ('<Location "/a/">\n PythonHandler app\n</Location>', "no SetHandler/AddHandler mod_python"),
-    ('<Location "/a/">\n SetHandler mod_python\n PythonInputFilter f F\n</Location>', "Apache filters"),
+    ('<Location "/a/">\n SetHandler mod_python\n PythonInputFilter f F\n</Location>', "Apache filter"),
     ('<Files "x">\n SetHandler mod_python\n</Files>', "only <Location PATH> and <Directory PATH>"),
 ])
 def test_configuration_mistakes_are_one_clear_error(handlers: Path, block: str, message: str) -> None:
