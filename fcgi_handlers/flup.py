@@ -17,7 +17,9 @@ The constructor takes flup's arguments with flup's meaning; `run()` serves the a
   (the pool is fixed-size). `multiplexed` is accepted: Apache never multiplexes requests on one connection.
 - `debug=True` puts the traceback into the 500 page. `roles` must include FCGI_RESPONDER; other roles get a 500.
 - SIGHUP starts a new generation of workers (the daemon's reload) instead of returning from `run()`.
-- FCGI_WEB_SERVER_ADDRS (flup's allow-list of web server addresses) is not read: bind to loopback or a unix socket.
+- FCGI_WEB_SERVER_ADDRS (flup's comma-separated allow-list of web server addresses) becomes the daemon's allowed
+  clients for a TCP bind: others are closed at accept, as flup closes them. Unset, a loopback bind admits loopback
+  peers only and any other bind admits everyone (flup admits everyone).
 
 The environ follows flup's conventions (CGI variables from the params, `wsgi.*`), except that PATH_INFO is never cut
 from the raw REQUEST_URI by length (see `fcgi_handlers.wsgi.environ`). Unknown keyword arguments raise TypeError, as
@@ -98,8 +100,10 @@ class WSGIServer:
     def settings(self) -> Settings:
         """The daemon settings `run()` serves with."""
         mask = self._umask if self._umask is not None else _current_umask()
+        addresses = [a.strip() for a in os.environ.get("FCGI_WEB_SERVER_ADDRS", "").split(",") if a.strip()]
         return Settings(bind=self._bind, workers=self._workers, threads=max(1, self._threads),
-                        socket_mode=0o777 & ~mask if self._is_unix else 0o660)
+                        socket_mode=0o777 & ~mask if self._is_unix else 0o660,
+                        allowed_clients=tuple(addresses) or None)
 
     def _cgi(self) -> bool:
         forced = self.forceCGI or os.environ.get("FCGI_FORCE_CGI", "N").upper().startswith("Y")

@@ -29,6 +29,13 @@ def test_bind_addresses_as_flup_takes_them() -> None:
         WSGIServer(app, bindAddress=("127.0.0.1", "9000"))   # type: ignore[arg-type]
 
 
+def test_flups_web_server_list_is_the_allowed_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FCGI_WEB_SERVER_ADDRS", raising=False)
+    assert WSGIServer(app, bindAddress=("127.0.0.1", 9000)).settings().allowed_clients is None
+    monkeypatch.setenv("FCGI_WEB_SERVER_ADDRS", "10.0.0.5, 192.0.2.7")
+    assert WSGIServer(app, bindAddress=("0.0.0.0", 9000)).settings().allowed_clients == ("10.0.0.5", "192.0.2.7")
+
+
 def test_threads_and_processes_follow_flups_flags() -> None:
     default = WSGIServer(app, bindAddress=("127.0.0.1", 1)).settings()
     assert default.workers == 1 and default.threads > 1   # one process, as flup's threaded server
