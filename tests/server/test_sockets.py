@@ -119,6 +119,13 @@ def test_an_inherited_listening_socket_by_descriptor() -> None:
     given.listen(4)
     listener = bind(f"fd:{given.fileno()}", 4, 0o660)
     assert str(listener.bound) == f"fd:{given.fileno()}"
+    # An inherited TCP socket gets a TCP bind's client filter: loopback only on loopback, or the configured list.
+    assert listener.clients is not None and listener.clients.allows("127.0.0.1")
+    assert not listener.clients.allows("192.0.2.1")
+    listed = bind(f"fd:{given.fileno()}", 4, 0o660, allowed_clients=["192.0.2.1"])
+    assert listed.clients is not None and listed.clients.allows("192.0.2.1")
+    assert not listed.clients.allows("127.0.0.1")
+    listed.sock.detach()
     client = socket.create_connection(given.getsockname())
     conn = None
     for _ in range(100):

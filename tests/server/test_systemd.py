@@ -17,7 +17,8 @@ from typing import Callable, Iterator, List
 import pytest
 
 from fcgi_handlers.client import fcgi_request
-from fcgi_handlers.server.sockets import BindError, inherit
+from fcgi_handlers.server import systemd
+from fcgi_handlers.server.sockets import BindError, inherit, open_listeners
 from fcgi_handlers.server.systemd import Notifier, listen_fds
 
 from .conftest import REPO, Daemon
@@ -76,6 +77,21 @@ def test_listen_fds_only_for_this_pid() -> None:
     assert listen_fds(environ) == [] and environ == {}
     with pytest.raises(ValueError):
         listen_fds({"LISTEN_PID": "x", "LISTEN_FDS": "1"})
+
+
+def test_passed_tcp_sockets_admit_the_allowed_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    passed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    passed.bind(("127.0.0.1", 0))
+    passed.listen(4)
+    monkeypatch.setattr(systemd, "listen_fds", lambda: [passed.fileno()])
+    try:
+        (listener,) = open_listeners(["127.0.0.1:1"], 4, 0o660, allowed_clients=["192.0.2.1"])
+        assert listener.sock.getsockname() == passed.getsockname()   # the passed socket, not --bind
+        assert listener.clients is not None and listener.clients.allows("192.0.2.1")
+        assert not listener.clients.allows("127.0.0.1")
+        listener.sock.detach()
+    finally:
+        passed.close()
 
 
 def test_inherit_refuses_a_socket_that_is_not_listening() -> None:
