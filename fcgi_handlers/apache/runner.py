@@ -91,6 +91,26 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def log_size(path: Path) -> int:
+    """Where a log file ends now (0 when it does not exist yet): a mark for `log_since`."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def log_since(path: Optional[Path], offset: int) -> str:
+    """What a log file holds past `offset` ("" when there is no file)."""
+    if path is None:
+        return ""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def tail(path: Path, limit: int = 4000) -> str:
     try:
         return path.read_text(errors="replace")[-limit:]

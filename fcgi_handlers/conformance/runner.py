@@ -18,8 +18,8 @@ from typing import Iterator, Optional, Sequence
 
 from fcgi_handlers.apache import Backend, UnsupportedDirective, mod_python_block_to_daemon, section
 from fcgi_handlers.apache.config import STANDALONE_SERVER_NAME, AuthnMode
-from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, make_run_dir,
-                                         remove_run_dir, start_daemon, write_tree)
+from fcgi_handlers.apache.runner import (ApacheFactory, ApacheServer, ManagedProcess, free_port, log_since, log_size,
+                                         make_run_dir, remove_run_dir, start_daemon, write_tree)
 
 from .client import Connection, send_concurrently
 from .compare import Side, log_messages, missing_logs
@@ -149,29 +149,13 @@ def run_call(conn: Connection, scenario: Scenario, call: Call, cookies: dict[str
     return exchange
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def run_side(workspace: Workspace, server: ApacheServer, side: Side, scenario: Scenario,
              own_logs: Sequence[Path] = ()) -> SideRun:
     """Send the scenario's calls to one side and collect its answers and its error-log messages (Apache's error log
     and `own_logs`: the daemon's log, where what runs after the response logs)."""
     workspace.reset(scenario)
     logs = [server.error_log_path, *own_logs]
-    marks = [_size(path) for path in logs]
+    marks = [log_size(path) for path in logs]
     run = SideRun(side)
     conn = Connection(server.port, keepalive=scenario.keepalive)
     cookies: dict[str, str] = {}
@@ -186,7 +170,7 @@ def run_side(workspace: Workspace, server: ApacheServer, side: Side, scenario: S
         conn.close()
     deadline = time.monotonic() + (LOG_SETTLE if scenario.logs else 0.0)
     while True:
-        run.messages = [m for path, mark in zip(logs, marks) for m in log_messages(_read_from(path, mark))]
+        run.messages = [m for path, mark in zip(logs, marks) for m in log_messages(log_since(path, mark))]
         if not missing_logs(scenario.logs, run.messages) or time.monotonic() >= deadline:
             return run
         time.sleep(0.05)

@@ -18,8 +18,8 @@ from typing import Literal, Optional, Union
 
 from fcgi_handlers.apache import Backend, mod_python_block_to_daemon, split_arguments
 from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, ApacheFactory, ApacheServer, ManagedProcess, curl_command,
-                                         free_port, make_run_dir, missing_apache, readable_by_apache,
-                                         remove_run_dir, start_daemon)
+                                         free_port, log_since, log_size, make_run_dir, missing_apache,
+                                         readable_by_apache, remove_run_dir, start_daemon)
 
 from .blocks import ConfigError, read_config, split_sections
 from .response import CookieJar, Data, FileSpec, HeaderInput, Headers, Response, encode_body, header_pairs
@@ -38,24 +38,6 @@ def missing(against: Against) -> Optional[str]:
     if not absent:
         return None
     return f"not installed: {', '.join(absent)}; install with: {APT_COMMAND[against]}"
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _read_from(path: Optional[Path], offset: int) -> str:
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 class HttpdServer:
@@ -142,19 +124,19 @@ class HttpdServer:
     @property
     def error_log(self) -> str:
         """Apache's error log (mod_proxy_fcgi writes the daemon's FCGI_STDERR lines here)."""
-        return _read_from(self.error_log_path, 0)
+        return log_since(self.error_log_path, 0)
 
     @property
     def daemon_log(self) -> str:
         """The daemon's own log (what runs after the response logs here too); "" against mod_python."""
-        return _read_from(self.daemon_log_path, 0)
+        return log_since(self.daemon_log_path, 0)
 
     def marks(self) -> tuple[int, int]:
-        return (_size(self.error_log_path) if self.error_log_path else 0,
-                _size(self.daemon_log_path) if self.daemon_log_path else 0)
+        return (log_size(self.error_log_path) if self.error_log_path else 0,
+                log_size(self.daemon_log_path) if self.daemon_log_path else 0)
 
     def logs_since(self, marks: tuple[int, int]) -> tuple[str, str]:
-        return _read_from(self.error_log_path, marks[0]), _read_from(self.daemon_log_path, marks[1])
+        return log_since(self.error_log_path, marks[0]), log_since(self.daemon_log_path, marks[1])
 
     def begin_test(self) -> None:
         """Forget the previous test's requests and cookies; mark the logs, for this test's failure report."""
