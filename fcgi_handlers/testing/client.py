@@ -25,7 +25,8 @@ from fcgi_handlers.dispatch.dispatcher import DispatchSettings, Dispatcher
 from fcgi_handlers.request.constants import status_line
 
 from .blocks import IN_PROCESS, find_section, load_sections
-from .response import CookieJar, Data, FileSpec, HeaderInput, Headers, Response, encode_body, header_pairs
+from .response import (CookieJar, Data, FileSpec, HeaderInput, Headers, RequestMethods, Response, encode_body,
+                       header_pairs)
 
 SERVER_SOFTWARE = "Apache/2.4 (fcgi_handlers.testing)"
 _PROXY = "proxy:fcgi://" + f"{IN_PROCESS.host}:{IN_PROCESS.port}"
@@ -61,7 +62,7 @@ def parse_cgi_response(data: bytes) -> tuple[int, str, list[tuple[str, str]], by
     return int(code_text), reason, headers, body
 
 
-class Client:
+class Client(RequestMethods):
     """`Client(handler_dir, block=...)`: `get`, `post`, `request`; cookies kept between calls.
 
     `block` is the user's mod_python configuration text (one or more `<Location>`/`<Directory>` sections) or a Path
@@ -97,16 +98,6 @@ class Client:
     def __exit__(self, kind: Optional[type[BaseException]], value: Optional[BaseException],
                  tb: Optional[TracebackType]) -> None:
         self.close()
-
-    def get(self, url: str, *, headers: HeaderInput = None) -> Response:
-        return self.request("GET", url, headers=headers)
-
-    def head(self, url: str, *, headers: HeaderInput = None) -> Response:
-        return self.request("HEAD", url, headers=headers)
-
-    def post(self, url: str, *, data: Data = None, files: Optional[dict[str, FileSpec]] = None,
-             headers: HeaderInput = None) -> Response:
-        return self.request("POST", url, data=data, files=files, headers=headers)
 
     def request(self, method: str, url: str, *, data: Data = None, files: Optional[dict[str, FileSpec]] = None,
                 headers: HeaderInput = None) -> Response:

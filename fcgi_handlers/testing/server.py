@@ -22,7 +22,8 @@ from fcgi_handlers.apache.runner import (REQUEST_TIMEOUT, ApacheFactory, ApacheS
                                          readable_by_apache, remove_run_dir, start_daemon)
 
 from .blocks import ConfigError, read_config, split_sections
-from .response import CookieJar, Data, FileSpec, HeaderInput, Headers, Response, encode_body, header_pairs
+from .response import (CookieJar, Data, FileSpec, HeaderInput, Headers, RequestMethods, Response, encode_body,
+                       header_pairs)
 
 Against = Literal["daemon", "mod_python"]
 # What each side needs installed, and the Debian command that installs it.
@@ -176,23 +177,13 @@ class HttpdServer:
         return HttpClient(self)
 
 
-class HttpClient:
+class HttpClient(RequestMethods):
     """HTTP to an `HttpdServer`, with the in-process `Client`'s interface; cookies kept between calls."""
 
     def __init__(self, server: HttpdServer) -> None:
         self.server = server
         self.cookies = CookieJar()
         self.responses: list[Response] = []
-
-    def get(self, url: str, *, headers: HeaderInput = None) -> Response:
-        return self.request("GET", url, headers=headers)
-
-    def head(self, url: str, *, headers: HeaderInput = None) -> Response:
-        return self.request("HEAD", url, headers=headers)
-
-    def post(self, url: str, *, data: Data = None, files: Optional[dict[str, FileSpec]] = None,
-             headers: HeaderInput = None) -> Response:
-        return self.request("POST", url, data=data, files=files, headers=headers)
 
     def request(self, method: str, url: str, *, data: Data = None, files: Optional[dict[str, FileSpec]] = None,
                 headers: HeaderInput = None) -> Response:
