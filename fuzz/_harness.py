@@ -91,6 +91,19 @@ def main(test_one_input: Callable[[bytes], None], seeds: Callable[[], Iterable[b
     atheris.Fuzz()
 
 
+class Sink:
+    """Below the dispatcher: keeps the FCGI_STDOUT and FCGI_STDERR bytes a request produced."""
+
+    def __init__(self) -> None:
+        self.out, self.err = bytearray(), bytearray()
+
+    def stdout(self, data: bytes) -> None:
+        self.out += data
+
+    def stderr(self, data: bytes) -> None:
+        self.err += data
+
+
 def scratch_dir(name: str) -> str:
     """A private directory for a target's files (sessions, pages), under the run's work directory when given."""
     base = os.environ.get("FUZZ_SCRATCH") or tempfile.gettempdir()

@@ -14,7 +14,7 @@ import os
 
 import atheris
 
-from _harness import instrumented, main, scratch_dir
+from _harness import Sink, instrumented, main, scratch_dir
 
 with instrumented("fcgi_handlers.dispatch.authorizer", "fcgi_handlers.dispatch.trust",
                   "fcgi_handlers.dispatch.handler_request", "fcgi_handlers.request"):
@@ -57,17 +57,6 @@ _OPTIONAL = ("REMOTE_USER", "REMOTE_PASSWD", "HTTP_AUTHORIZATION", "FCGI_HANDLER
 DOCUMENTED_STATUS = frozenset({200, 400, 401, 403, 500})  # 400: a param holding a NUL byte
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.out, self.err = bytearray(), bytearray()
-
-    def stdout(self, data: bytes) -> None:
-        self.out += data
-
-    def stderr(self, data: bytes) -> None:
-        self.err += data
-
-
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     role = _ROLES[fdp.ConsumeIntInRange(0, 3)]
@@ -81,7 +70,7 @@ def test_one_input(data: bytes) -> None:
         if mask >> bit & 1:
             raw[name.encode()] = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 48))
     params = decode_params(raw)  # as the daemon decodes them (credentials as Latin-1)
-    sink = _Sink()
+    sink = Sink()
     handle_authorizer(DISPATCHER, params, sink)
     head, _, body = bytes(sink.out).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import atheris
 
-from _harness import instrumented, main
+from _harness import Sink, instrumented, main
 
 with instrumented("mod_python.util", "mod_python._form_input", "multipart", "fcgi_handlers.server.body"):
     from fcgi_handlers.request import SERVER_RETURN, Request, table
@@ -24,11 +24,6 @@ SPOOL_THRESHOLD = 1024
 DOCUMENTED_STATUS = frozenset({400, 411, 413, 501})
 BOUNDARY = "b0undary"
 _TYPES = ("multipart/form-data; boundary=" + BOUNDARY, "application/x-www-form-urlencoded", None)
-
-
-class _Sink:
-    def stdout(self, data: bytes) -> None:
-        pass
 
 
 def _request(fdp: atheris.FuzzedDataProvider) -> Request:
@@ -54,7 +49,7 @@ def _request(fdp: atheris.FuzzedDataProvider) -> Request:
     declared = int(params["CONTENT_LENGTH"]) if "CONTENT_LENGTH" in params else None
     stream = Body(lambda: next(pieces, b""), declared, SPOOL_THRESHOLD)
     options = table({util.MAX_SIZE_OPTION: str(MAX_SIZE), util.MAX_MEMORY_OPTION: str(MAX_MEMORY)})
-    return Request.from_sink(params, stream, _Sink(), options=options)
+    return Request.from_sink(params, stream, Sink(), options=options)
 
 
 def test_one_input(data: bytes) -> None:

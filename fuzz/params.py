@@ -12,7 +12,7 @@ import io
 import os
 import tempfile
 
-from _harness import expect, instrumented, main
+from _harness import Sink, expect, instrumented, main
 
 with instrumented("fcgi_handlers.protocol.records", "fcgi_handlers.request", "fcgi_handlers.dispatch.directives",
                   "fcgi_handlers.dispatch.trust"):
@@ -26,18 +26,13 @@ _ROOTS = (os.path.realpath(tempfile.gettempdir()),)
 _NAMES = [row.name for row in attribute_table(Request)]
 
 
-class _Sink:
-    def stdout(self, data: bytes) -> None:
-        pass
-
-
 def test_one_input(data: bytes) -> None:
     try:
         raw = decode_pairs(data)
     except ProtocolError:
         return
     params = decode_params(raw)
-    req = Request.from_sink(params, io.BytesIO(b""), _Sink())
+    req = Request.from_sink(params, io.BytesIO(b""), Sink())
     for name in _NAMES:
         getattr(req, name)
     for obj in (req.connection, req.server):

@@ -17,7 +17,7 @@ import re
 
 import atheris
 
-from _harness import instrumented, main, scratch_dir
+from _harness import Sink, instrumented, main, scratch_dir
 
 with instrumented("mod_python.publisher", "mod_python._publisher_auth", "mod_python._pages", "mod_python.util",
                   "fcgi_handlers.request.params", "fcgi_handlers.dispatch.trust"):
@@ -91,17 +91,6 @@ DISPATCHER = Dispatcher(DispatchSettings(paths=[SITE]))
 runtime.install(runtime.WorkerState(loader=DISPATCHER.loader))
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.out, self.err = bytearray(), bytearray()
-
-    def stdout(self, data: bytes) -> None:
-        self.out += data
-
-    def stderr(self, data: bytes) -> None:
-        self.err += data
-
-
 def test_one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     method = _METHODS[fdp.ConsumeIntInRange(0, len(_METHODS) - 1)]
@@ -122,7 +111,7 @@ def test_one_input(data: bytes) -> None:
     }
     if auth:
         params["HTTP_AUTHORIZATION"] = auth
-    sink = _Sink()
+    sink = Sink()
     DISPATCHER.handle(params, io.BytesIO(body), sink)
     head = bytes(sink.out[:64]).split(b"\r\n", 1)[0]
     assert head.startswith(b"Status: "), f"no status line: {bytes(sink.out[:200])!r}"

@@ -15,7 +15,7 @@ import re
 
 import atheris
 
-from _harness import instrumented, main, scratch_dir
+from _harness import Sink, instrumented, main, scratch_dir
 
 with instrumented("mod_python.Session", "mod_python.Cookie", "mod_python._session_locks"):
     from fcgi_handlers.request import Request, table
@@ -27,11 +27,6 @@ _SID = re.compile(r"[0-9a-f]{32}")
 _CLASSES = (Session.MemorySession, Session.FileSession)
 
 
-class _Sink:
-    def stdout(self, data: bytes) -> None:
-        pass
-
-
 def test_one_input(data: bytes) -> None:
     random.seed(len(data))  # the sessions' occasional cleanup pass: the same input takes the same path
     fdp = atheris.FuzzedDataProvider(data)
@@ -41,7 +36,7 @@ def test_one_input(data: bytes) -> None:
     cookie = fdp.ConsumeUnicodeNoSurrogates(fdp.remaining_bytes())
     params = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/s", "REQUEST_URI": "/s",
               "HTTP_COOKIE": cookie}
-    req = Request.from_sink(params, None, _Sink(), options=table({"session_directory": SESSION_DIR}))
+    req = Request.from_sink(params, None, Sink(), options=table({"session_directory": SESSION_DIR}))
     try:
         sess = cls(req, sid=cookie if explicit else None, secret=secret)
     except ValueError:

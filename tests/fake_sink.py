@@ -1,21 +1,11 @@
-"""The fake below the dispatcher, shared by tests/dispatch and tests/helpers: it records the FastCGI stdout bytes
-and stderr lines the server layer would send."""
+"""The fake below the dispatcher, shared by tests/dispatch and tests/helpers: the pytest plugin's recording sink,
+with the stdout bytes and the stderr lines read back."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from fcgi_handlers.testing.client import RecordingSink
 
 
-@dataclass
-class FakeSink:
-    out: list[bytes] = field(default_factory=list)
-    err: list[bytes] = field(default_factory=list)
-
-    def stdout(self, data: bytes) -> None:
-        self.out.append(data)
-
-    def stderr(self, data: bytes) -> None:
-        self.err.append(data)
-
+class FakeSink(RecordingSink):
     @property
     def data(self) -> bytes:
         return b"".join(self.out)

@@ -33,8 +33,8 @@ _PROXY = "proxy:fcgi://" + f"{IN_PROCESS.host}:{IN_PROCESS.port}"
 
 
 @dataclass
-class _Sink:
-    """Below the dispatcher: what the server layer would frame as FCGI_STDOUT and FCGI_STDERR."""
+class RecordingSink:
+    """Below the dispatcher: keeps what the server layer would frame as FCGI_STDOUT and FCGI_STDERR."""
 
     out: list[bytes] = field(default_factory=list)
     err: list[bytes] = field(default_factory=list)
@@ -112,7 +112,7 @@ class Client(RequestMethods):
             self.responses.append(missing)
             return missing
         params.update(self._cgi_variables(method, path, query, body, content_type, header_pairs(headers)))
-        sink = _Sink()
+        sink = RecordingSink()
         self.dispatcher.handle(params, io.BytesIO(body), sink)
         status, reason, pairs, content = parse_cgi_response(b"".join(sink.out))
         log = [line for chunk in sink.err for line in chunk.decode("utf-8", errors="replace").splitlines()]
