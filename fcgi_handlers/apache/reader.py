@@ -41,8 +41,24 @@ class ReadError(ValueError):
     """The configuration cannot be read as Apache would (a missing Include, an unbalanced section)."""
 
 
+class _Located:
+    """What a directive and a section both answer: where it stands (`file:line`) and its name in lower case."""
+
+    name: str
+    source: Path
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+    @property
+    def lowered(self) -> str:
+        return self.name.lower()
+
+
 @dataclass
-class Directive:
+class Directive(_Located):
     """One logical line: `name args...`, from `source` lines `line`..`end` (1-based)."""
 
     name: str
@@ -53,17 +69,9 @@ class Directive:
     text: str
     included: list[ConfigFile] = field(default_factory=list)   # Include/IncludeOptional: the files read
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
-
-    @property
-    def lowered(self) -> str:
-        return self.name.lower()
-
 
 @dataclass
-class Section:
+class Section(_Located):
     """`<Name args>` ... `</Name>` from `source` lines `line`..`end`; `active` is False for a false condition."""
 
     name: str
@@ -74,14 +82,6 @@ class Section:
     head: str
     body: list[Node] = field(default_factory=list)
     active: bool = True
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
-
-    @property
-    def lowered(self) -> str:
-        return self.name.lower()
 
 
 Node = Union[Directive, Section]
