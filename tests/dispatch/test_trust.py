@@ -3,8 +3,6 @@ refusal of params no web server sends, through the dispatcher; and their setting
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from pathlib import Path
 from typing import Callable, Iterator
@@ -130,15 +128,3 @@ def test_settings_from_the_command_line_and_the_config_file(tmp_path: Path) -> N
     assert (loaded.fixed, loaded.allow_params, loaded.allowed_clients) == (
         (("PythonDebug", "Off"),), ("PythonHandler",), ("192.0.2.0/24",))
     assert config.load().allowed_clients is None and config.load().allow_params is None
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--fixed", "PythonDebug=Sometimes"], "--fixed"), (["--allow-params", "PythonFoo"], "--allow-params"),
-    (["--allowed-clients", "10.0.0.0/99"], "--allowed-clients"),
-    (["--fixed", "PythonPath=['/etc']"], "outside the configured paths"),
-])
-def test_bad_settings_exit_2_with_one_line(argv: list[str], message: str) -> None:
-    errors = io.StringIO()
-    with contextlib.redirect_stderr(errors):
-        assert cli.main(["serve", "--path", str(Path(__file__).parent), *argv]) == 2
-    assert message in errors.getvalue() and len(errors.getvalue().strip().splitlines()) == 1

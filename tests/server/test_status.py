@@ -117,21 +117,6 @@ def test_listen_queue_of_tcp_and_unix_sockets(tmp_path: Path) -> None:
             sock.close()
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("--status-path", "fh-status", "expected a URL path starting with /"),
-    ("--slowlog-timeout", "-1", "must be 0 (off) or more"),
-    ("--request-timeout", "soon", "expected a number of seconds"),
-    ("--slowlog", "/nonexistent-dir/slow.log", "cannot append to /nonexistent-dir/slow.log"),
-    ("--slowlog", "-", "expected a file"),
-    ("--access-log", "/nonexistent-dir/access.log", "cannot append to /nonexistent-dir/access.log"),
-])
-def test_operations_flags_fail_at_start_with_one_line(flag: str, value: str, message: str, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--path", str(tmp_path), flag, value]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("fcgi-handlers serve: ") and message in err
-
-
 def test_status_command_asks_the_daemon_directly(start_daemon: Callable[..., Daemon],
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     daemon = start_daemon(workers=2, status_path="/fh-status")
