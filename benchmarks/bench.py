@@ -19,7 +19,9 @@ virtual machine) then costs every target alike instead of whichever one ran at t
                                          [--json]
 
 Every target is measured at each wrk connection count of `--connections` (default 16 and 64): req/s and the goals
-come from the first, p50/p99 are reported for each. Other processes loading the machine skew the ratios: run it when
+come from the first, p50/p99 are reported for each. Beside them, the CPU time per request of the target's FastCGI
+backend, of Apache and of wrk (from /proc and wrk's rusage): on a saturated machine req/s follows from their sum, so
+the column shows which side a difference comes from. Other processes loading the machine skew the ratios: run it when
 `uptime` shows a load below 2. The peers' Debian packages come with `scripts/install-system-deps.sh --bench`.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import subprocess
@@ -68,6 +71,9 @@ GOALS = tuple((target, anchor, minimum) for target in DAEMON_TARGETS
 WSGI_HELLO = ("def application(environ, start_response):\n"
               "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '12')])\n"
               "    return [b'Hello World!']\n")
+# mod_wsgi's daemon processes show this as their command line (`display-name`), which tells them from Apache's own
+# children for the CPU figures.
+WSGI_DISPLAY_NAME = "bench-wsgi"
 # Prefork starts as many children as wrk has connections, so mod_python is not measured while Apache forks.
 PREFORK_LINES = ["StartServers 16", "MinSpareServers 16", "MaxSpareServers 32"]
 
@@ -95,21 +101,54 @@ class Result:
     error: Optional[str] = None
     rounds_rps: list[float] = field(default_factory=list)  # every round's req/s; the rest are the median round's
     by_connections: dict[int, Latency] = field(default_factory=dict)   # wrk -c -> that run's numbers
-    cpu_us: Optional[float] = None        # the daemon's CPU time per request (its targets only), all counts
+    # CPU time per measured request (all connection counts): the FastCGI backend's processes (the daemon, a peer,
+    # flup, mod_wsgi's daemon processes; none for mod_python, which runs inside Apache), Apache's (its
+    # children, and for mod_python the handler too), and wrk's: where each request's CPU goes.
+    backend_cpu_us: Optional[float] = None
+    apache_cpu_us: Optional[float] = None
+    wrk_cpu_us: Optional[float] = None
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of every live process in process group `pgid` (the daemon: arbiter and workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:        # field 5 of /proc/PID/stat: the process group
+@dataclass(frozen=True)
+class ProcessSet:
+    """Processes whose CPU time a measurement adds up: the live members of process group `pgid`, only those whose
+    command line starts with `prefix` when given (mod_wsgi's daemon processes among Apache's children), or all but
+    those when `exclude` (Apache's own processes beside them)."""
+
+    pgid: int
+    prefix: str = ""
+    exclude: bool = False
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the members have used so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+                if int(fields[2]) != self.pgid:        # field 5 of /proc/PID/stat: the process group
+                    continue
+                if self.prefix and (stat.with_name("cmdline").read_bytes().startswith(self.prefix.encode())
+                                    == self.exclude):
+                    continue
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
             total += int(fields[11]) + int(fields[12])   # fields 14 and 15: utime, stime
-    return total / tick
+        return total / tick
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's waited-for children (the wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class CpuSets:
+    """Whose CPU time a target's measurement reports: its backend (None when it runs inside Apache) and Apache."""
+
+    backend: Optional[ProcessSet]
+    apache: Optional[ProcessSet]
 
 
 def _duration_ms(number: str, unit: str) -> float:
@@ -140,22 +179,29 @@ def run_wrk(url: str, args: argparse.Namespace, duration: int, connections: int)
 
 
 def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespace,
-            cpu_group: Optional[int] = None) -> Result:
-    """One round of one target: a checked GET, then per connection count a warm-up and wrk; with `cpu_group`, the
-    CPU time that process group spent per measured request."""
+            cpu: CpuSets = CpuSets(None, None)) -> Result:
+    """One round of one target: a checked GET, then per connection count a warm-up and wrk; the CPU time of the
+    backend, of Apache and of wrk per measured request."""
     result = Result(target, server.url(path))
     response = http_request(server.port, "GET", path)
     if response.status != 200 or response.body != HELLO:
         result.error = f"GET {path} gave {response.status} {response.body[:80]!r}"
         return result
-    result.requests, cpu = 0, 0.0
+    result.requests = 0
+    sets = {"backend": cpu.backend, "apache": cpu.apache}
+    spent = {name: 0.0 for name in (*sets, "wrk")}
     try:
         for connections in args.connections:
             if args.warmup > 0:
                 run_wrk(result.url, args, args.warmup, connections)
-            before = group_cpu_seconds(cpu_group) if cpu_group else 0.0
+            before = {name: each.cpu_seconds() for name, each in sets.items() if each is not None}
+            wrk_before = children_cpu_seconds()
             output = run_wrk(result.url, args, args.duration, connections)
-            cpu += group_cpu_seconds(cpu_group) - before if cpu_group else 0.0
+            spent["wrk"] += children_cpu_seconds() - wrk_before
+            for name, start in before.items():
+                each = sets[name]
+                assert each is not None
+                spent[name] += each.cpu_seconds() - start
             latency, total, non_2xx, errors = parse_wrk(output)
             result.by_connections[connections] = latency
             result.requests += total
@@ -166,8 +212,11 @@ def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespa
         return result
     first = result.by_connections[args.connections[0]]
     result.rps, result.p99_ms = first.rps, first.p99_ms
-    if cpu_group and result.requests:
-        result.cpu_us = cpu / result.requests * 1e6
+    if result.requests:
+        per_request = {name: seconds / result.requests * 1e6 for name, seconds in spent.items()}
+        result.backend_cpu_us = per_request["backend"] if cpu.backend is not None else None
+        result.apache_cpu_us = per_request["apache"] if cpu.apache is not None else None
+        result.wrk_cpu_us = per_request["wrk"]
     return result
 
 
@@ -182,7 +231,8 @@ def median_round(rounds: Sequence[Result]) -> Result:
     return Result(chosen.target, chosen.url, chosen.rps, chosen.p99_ms, sum(r.requests or 0 for r in rounds),
                   sum(r.non_2xx for r in rounds), sum(r.socket_errors for r in rounds),
                   rounds_rps=[r.rps or 0.0 for r in rounds], by_connections=chosen.by_connections,
-                  cpu_us=chosen.cpu_us)
+                  backend_cpu_us=chosen.backend_cpu_us, apache_cpu_us=chosen.apache_cpu_us,
+                  wrk_cpu_us=chosen.wrk_cpu_us)
 
 
 def proxied(location: str, url: str, *, reuse: bool = False, lines: Sequence[str] = ()) -> list[str]:
@@ -225,6 +275,20 @@ class PeerAddresses:
                 *proxied("/c-unix/", f"unix:{self.c_socket}|fcgi://c-unix/")]
 
 
+def cpu_sets(target: str, server: ApacheServer, groups: dict[str, Optional[int]]) -> CpuSets:
+    """Whose CPU a target's requests cost: mod_wsgi's daemon processes are Apache's children, told apart by their
+    display name; every other backend is a process group of its own; mod_python and the static file have none."""
+    apache = server.pid
+    if apache is None:
+        return CpuSets(None, None)
+    if target == "mod_wsgi":
+        backend: Optional[ProcessSet] = ProcessSet(apache, prefix=WSGI_DISPLAY_NAME)
+    else:
+        pgid = groups.get(target)
+        backend = ProcessSet(pgid) if pgid is not None else None
+    return CpuSets(backend, ProcessSet(apache, prefix=WSGI_DISPLAY_NAME, exclude=True))
+
+
 def start_peers(targets: set[str], addresses: PeerAddresses, run_dir: Path,
                 results: dict[str, Result]) -> list[Peer]:
     """Start the peers the targets name; a peer that cannot start is a result with its error, not a failed run."""
@@ -265,7 +329,7 @@ def start_event_apache(factory: ApacheFactory, targets: set[str], daemon_port: i
     blocks.append(section("Location", "/daemon-wsgi/", [f'ProxyPass "{Backend(port=wsgi_port).worker_url()}"']))
     global_lines = [
         'WSGISocketPrefix "@RUN_DIR@/wsgi"',
-        "WSGIDaemonProcess hello processes=2 threads=15 display-name=bench-wsgi",
+        f"WSGIDaemonProcess hello processes=2 threads=15 display-name={WSGI_DISPLAY_NAME}",
         'WSGIScriptAlias /wsgi "@DOCROOT@/hello.wsgi" process-group=hello application-group=%{GLOBAL}',
     ]
     return factory.start(blocks, name="bench", modules=["wsgi"], global_lines=global_lines, log_level="warn",
@@ -297,19 +361,24 @@ def run(args: argparse.Namespace) -> list[Result]:
                                   uwsgi_port=free_port(), c_port=free_port(), c_socket=str(socket_dir / "c.sock"),
                                   php_script=str(socket_dir / "hello.php"))
         peers = start_peers(targets, addresses, socket_dir, results)
-        daemon_group: Optional[int] = None
+        groups: dict[str, Optional[int]] = {}  # target -> its backend's process group (each starts its own session)
+        for peer in peers:
+            for name in (("php-fpm-unix", "php-fpm-tcp") if peer.name == "php-fpm" else (peer.name,)):
+                groups[name] = peer.pid
         if targets & set(DAEMON_TARGETS):
             extra = ["--bind", f"unix:{unix_path}", "--socket-mode", "0666", *shlex.split(args.daemon_args)]
             try:
                 backends.append(start_daemon(daemon_port, log_dir, extra_args=extra, python=args.python))
-                daemon_group = backends[-1].pid  # started in its own session: the group holds its workers
+                groups.update(dict.fromkeys(DAEMON_TARGETS, backends[-1].pid))  # the arbiter and its workers
             except RuntimeError as exc:
                 for name in DAEMON_TARGETS:
                     results[name] = Result(name, error=f"daemon did not start: {str(exc).splitlines()[-1]}")
         if "flup" in targets:
             backends.append(start_flup(flup_port, log_dir, "hello", python=args.python))
+            groups["flup"] = backends[-1].pid
         if "daemon-wsgi" in targets:
             backends.append(start_wsgi_daemon(wsgi_port, log_dir, args.python))
+            groups["daemon-wsgi"] = backends[-1].pid
         event = start_event_apache(factory, targets, daemon_port, unix_path, flup_port, addresses, wsgi_port)
         where = {**{name: (event, f"/{name}/") for name in (*DAEMON_TARGETS, *PEER_TARGETS)},
                  "mod_wsgi": (event, "/wsgi"), "flup": (event, "/flup/"), "daemon-wsgi": (event, "/daemon-wsgi/"),
@@ -321,8 +390,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         for _ in range(args.rounds):
             for target in order:
                 server, path = where[target]
-                group = daemon_group if target in DAEMON_TARGETS else None
-                rounds[target].append(measure(target, server, path, args, group))
+                rounds[target].append(measure(target, server, path, args, cpu_sets(target, server, groups)))
         results.update({target: median_round(measured) for target, measured in rounds.items()})
     finally:
         factory.stop_all()
@@ -391,24 +459,32 @@ def goal_lines(results: Sequence[Result]) -> list[str]:
     return lines + latency_goal_lines(results)
 
 
+CPU_HEAD = "CPU us/req fcgi/httpd/wrk"
+
+
+def cpu_cell(result: Result) -> str:
+    """The backend's, Apache's and wrk's CPU time per request, "-" for a part not measured."""
+    return "/".join("-" if value is None else f"{value:.0f}"
+                    for value in (result.backend_cpu_us, result.apache_cpu_us, result.wrk_cpu_us))
+
+
 def table(results: Sequence[Result], connections: Sequence[int]) -> str:
     """One row per target: req/s (first connection count), ratio to the anchor, p50/p99 per connection count."""
     latency_head = "".join(f"{f'p50/p99 ms c{c}':>20}" for c in connections)
-    lines = [f"{'target':<18}{'req/s':>10}{'vs ' + ANCHOR:>13}{latency_head}  notes"]
+    lines = [f"{'target':<18}{'req/s':>10}{'vs ' + ANCHOR:>13}{latency_head}{CPU_HEAD:>28}  notes"]
     for r in results:
         if r.error:
-            lines.append(f"{r.target:<18}{'-':>10}{'-':>13}{'':>{20 * len(connections)}}  {r.error}")
+            lines.append(f"{r.target:<18}{'-':>10}{'-':>13}{'':>{20 * len(connections) + 28}}  {r.error}")
             continue
         value = ratio(results, r.target, ANCHOR)
         notes = ", ".join(f"{n} {label}" for n, label in ((r.non_2xx, "non-2xx"), (r.socket_errors, "socket errors"))
                           if n)
         spread = "/".join(f"{rps:.0f}" for rps in r.rounds_rps) if len(r.rounds_rps) > 1 else ""
-        cpu = f"daemon CPU {r.cpu_us:.0f} us/req" if r.cpu_us is not None else ""
-        notes = ", ".join(n for n in (cpu, f"rounds {spread}" if spread else "", notes) if n)
+        notes = ", ".join(n for n in (f"rounds {spread}" if spread else "", notes) if n)
         cells = "".join(f"{f'{lat.p50_ms:.2f}/{lat.p99_ms:.2f}' if lat else '-':>20}"
                         for lat in (r.by_connections.get(c) for c in connections))
         lines.append(f"{r.target:<18}{r.rps or 0:>10.0f}{'-' if value is None else f'{value:.2f}x':>13}{cells}"
-                     f"  {notes}")
+                     f"{cpu_cell(r):>28}  {notes}")
     return "\n".join(lines)
 
 

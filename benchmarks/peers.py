@@ -51,6 +51,11 @@ class Peer:
     env: Optional[dict[str, str]] = None
     proc: Optional[subprocess.Popen[bytes]] = field(default=None, repr=False)
 
+    @property
+    def pid(self) -> Optional[int]:
+        """The PID it was started with, which is also its process group (it starts a session of its own)."""
+        return self.proc.pid if self.proc is not None else None
+
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
