@@ -188,20 +188,18 @@ def measure(target: str, server: ApacheServer, path: str, args: argparse.Namespa
         result.error = f"GET {path} gave {response.status} {response.body[:80]!r}"
         return result
     result.requests = 0
-    sets = {"backend": cpu.backend, "apache": cpu.apache}
-    spent = {name: 0.0 for name in (*sets, "wrk")}
+    sets = {name: each for name, each in (("backend", cpu.backend), ("apache", cpu.apache)) if each is not None}
+    spent = {"backend": 0.0, "apache": 0.0, "wrk": 0.0}
     try:
         for connections in args.connections:
             if args.warmup > 0:
                 run_wrk(result.url, args, args.warmup, connections)
-            before = {name: each.cpu_seconds() for name, each in sets.items() if each is not None}
+            before = {name: each.cpu_seconds() for name, each in sets.items()}
             wrk_before = children_cpu_seconds()
             output = run_wrk(result.url, args, args.duration, connections)
             spent["wrk"] += children_cpu_seconds() - wrk_before
             for name, start in before.items():
-                each = sets[name]
-                assert each is not None
-                spent[name] += each.cpu_seconds() - start
+                spent[name] += sets[name].cpu_seconds() - start
             latency, total, non_2xx, errors = parse_wrk(output)
             result.by_connections[connections] = latency
             result.requests += total
