@@ -58,6 +58,13 @@ class Host:
     def running(self) -> bool:
         return self.up.exists()
 
+    def stops_within(self, seconds: float) -> bool:
+        """Whether the fake dockerd is down within `seconds` (polled)."""
+        deadline = time.monotonic() + seconds
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.running()
+
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[Host]:
@@ -82,10 +89,7 @@ def test_the_last_user_stops_the_dockerd_the_script_started(host: Host) -> None:
     assert result.returncode == 0 and "still used by" in result.stderr
     assert host.running()
     assert host.script("--stop", "--holder", str(second)).returncode == 0
-    deadline = time.monotonic() + 10
-    while host.running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not host.running()
+    assert host.stops_within(10)
 
 
 def test_a_dead_user_does_not_keep_dockerd(host: Host) -> None:
@@ -95,10 +99,7 @@ def test_a_dead_user_does_not_keep_dockerd(host: Host) -> None:
     host.holders[0].kill()
     host.holders[0].wait()
     assert host.script("--stop", "--holder", str(alive)).returncode == 0
-    deadline = time.monotonic() + 10
-    while host.running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not host.running()
+    assert host.stops_within(10)
 
 
 def test_a_dockerd_it_did_not_start_is_left_alone(host: Host) -> None:
