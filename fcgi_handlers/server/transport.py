@@ -1,11 +1,12 @@
 """Transport: one socket married to one sans-IO ``ServerConnection``, and what a request thread hands the app.
 
 A ``Connection`` has one owner at a time (nobody while it is armed in the worker's epoll, the request thread that took
-its event while it serves, the worker's main thread while it settles it: ``pool.py``'s states), so nothing here takes
-a lock. The rules that make it fast behind Apache (where flup stalls on Nagle, ``docs/apache-facts.md`` §10): every
-write is one ``sendall`` of records already framed by the protocol object, and the end of a request (the output still
-held back, the empty stream records and END_REQUEST) goes out in one write, so Apache sees the whole answer in one
-segment. Reads take up to 64 KiB at a time: Apache sends stdin in 8 KB records, several per read.
+its event while it serves, the worker's main thread while it settles it: ``pool.py``'s states), so reading and the
+protocol state take no lock; only writes do, since the main thread may answer for a request past its timeout while
+the request thread still holds it (``Connection.lock``). The rules that make it fast behind Apache (where flup stalls
+on Nagle, ``docs/apache-facts.md`` §10): every write is one ``sendall`` of records already framed by the protocol
+object, and the end of a request (the output still held back, the empty stream records and END_REQUEST) goes out in
+one write, so Apache sees the whole answer in one segment. Reads take up to 64 KiB at a time: Apache sends stdin in 8 KB records, several per read.
 
 The request body is pulled on demand: the handler starts when the params are complete, before any stdin arrived
 (``docs/apache-facts.md`` §4), and reading the body drives the socket. ``CONTENT_LENGTH`` is only an upper bound; a
